@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dseek-ai/dseek/engine"
+	"github.com/dseek-ai/dseek/kernels"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "dseek",
+		Short:         "Run DeepSeek models on the CPU",
+		Long:          "dseek runs DeepSeek-family GGUF models (deepseek2: V2/V2-Lite/V3/R1/V3.1; qwen2 and llama: R1-Distill, DeepSeek-LLM) on the CPU.",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newRunCmd(), newLogitsCmd(), newTokenizeCmd(), newDetokenizeCmd(), newShowCmd())
+	for _, f := range extraCommands {
+		root.AddCommand(f())
+	}
+	return root
+}
+
+// extraCommands are added by the files of further subcommands (serve, bench,
+// synth, pull, ...) from their init functions, so each lives in its own file.
+var extraCommands []func() *cobra.Command
+
+// modelFlags are the flags every command that loads a model shares.
+type modelFlags struct {
+	model     string
+	threads   int
+	ctxSize   int
+	kvType    string
+	precision string
+	noMmap    bool
+	ubatch    int
+}
+
+func (f *modelFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVarP(&f.model, "model", "m", "", "model: path to a GGUF file (part 1 of a split model)")
+	fl.IntVarP(&f.threads, "threads", "t", 0, "compute threads (0 = all cores)")
+	fl.IntVarP(&f.ctxSize, "ctx-size", "c", 0, "KV cache size in tokens (0 = min(model context, 4096))")
+	fl.StringVar(&f.kvType, "kv-type", "f16", "KV cache element type: f16 or f32")
+	fl.StringVar(&f.precision, "precision", "f32", "activations for F16/BF16 weights: f32 (exact) or ggml (rounded like llama.cpp)")
+	fl.BoolVar(&f.noMmap, "no-mmap", false, "read the model into memory instead of memory-mapping it")
+	fl.IntVarP(&f.ubatch, "ubatch-size", "u", 512, "prompt tokens per forward pass")
+}
+
+func (f *modelFlags) options() (engine.Options, error) {
+	o := engine.Options{Threads: f.threads, CtxSize: f.ctxSize, NoMmap: f.noMmap, UBatch: f.ubatch}
+	switch f.kvType {
+	case "f16", "F16":
+	case "f32", "F32":
+		o.KVF32 = true
+	default:
+		return o, fmt.Errorf("--kv-type %q: want f16 or f32", f.kvType)
+	}
+	switch f.precision {
+	case "f32":
+		o.Precision = kernels.PrecisionF32
+	case "ggml":
+		o.Precision = kernels.PrecisionGGML
+	default:
+		return o, fmt.Errorf("--precision %q: want f32 or ggml", f.precision)
+	}
+	if f.ubatch <= 0 {
+		return o, fmt.Errorf("--ubatch-size must be positive")
+	}
+	return o, nil
+}
+
+func (f *modelFlags) load(cmd *cobra.Command) (*engine.Engine, error) {
+	if f.model == "" {
+		return nil, fmt.Errorf("no model: pass -m path/to/model.gguf")
+	}
+	opt, err := f.options()
+	if err != nil {
+		return nil, err
+	}
+	return engine.Load(cmd.Context(), f.model, opt)
+}
+
+// parseBoolFlag parses "true"/"false"/"1"/"0".
+func parseBoolFlag(name, v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("--%s %q: want true or false", name, v)
+	}
+	return b, nil
+}
+
+func stderrf(format string, a ...any) { fmt.Fprintf(os.Stderr, format, a...) }

@@ -1,0 +1,172 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/dseek-ai/dseek/kernels"
+)
+
+// dense is the llama and qwen2 architectures: grouped-query attention with
+// rope and a SwiGLU FFN (Touvron et al. 2023; llama.cpp build_llama and
+// build_qwen2). qwen2 adds q/k/v biases and uses NeoX rope; llama may carry
+// llama3 rope frequency factors (rope_freqs.weight). DeepSeek-LLM and the
+// R1-Distill models use these.
+type dense struct {
+	cfg    *Config
+	layers []denseLayer
+}
+
+type denseLayer struct {
+	attnNorm, ffnNorm []float32      // [n_embd]
+	wq                kernels.Matrix // [n_head·head_dim, n_embd]
+	wk, wv            kernels.Matrix // [n_head_kv·head_dim, n_embd]
+	bq, bk, bv        []float32      // biases (qwen2) or nil
+	wo                kernels.Matrix // [n_embd, n_head·head_dim_v]
+	ffn               denseFFN
+}
+
+func bindDense(b *binder, c *Config) *dense {
+	d := &dense{cfg: c, layers: make([]denseLayer, c.NLayer)}
+	qDim, kDim, vDim := c.NHead*c.HeadDimK, c.NHeadKV*c.HeadDimK, c.NHeadKV*c.HeadDimV
+	if ff, ok := b.optVector("rope_freqs.weight", c.Rope.NDims/2, false); ok {
+		c.Rope.FreqFactors = ff
+	}
+	for il := range d.layers {
+		L := &d.layers[il]
+		p := fmt.Sprintf("blk.%d.", il)
+		L.attnNorm = b.vector(p+"attn_norm.weight", c.NEmbd)
+		L.ffnNorm = b.vector(p+"ffn_norm.weight", c.NEmbd)
+		L.wq = b.matrix(p+"attn_q.weight", qDim, c.NEmbd)
+		L.wk = b.matrix(p+"attn_k.weight", kDim, c.NEmbd)
+		L.wv = b.matrix(p+"attn_v.weight", vDim, c.NEmbd)
+		L.bq, _ = b.optVector(p+"attn_q.bias", qDim, false)
+		L.bk, _ = b.optVector(p+"attn_k.bias", kDim, false)
+		L.bv, _ = b.optVector(p+"attn_v.bias", vDim, false)
+		L.wo = b.matrix(p+"attn_output.weight", c.NEmbd, c.NHead*c.HeadDimV)
+		L.ffn = bindDenseFFN(b, p, "", c.NEmbd, c.NFF)
+		if b.err != nil {
+			break
+		}
+	}
+	return d
+}
+
+func (d *dense) kvWidth() int { return d.cfg.NHeadKV * (d.cfg.HeadDimK + d.cfg.HeadDimV) }
+
+func (d *dense) norms(il int) ([]float32, []float32) {
+	return d.layers[il].attnNorm, d.layers[il].ffnNorm
+}
+
+func (d *dense) describe() string {
+	c := d.cfg
+	rope := "normal rope"
+	if c.Rope.Mode == kernels.RopeNeoX {
+		rope = "NeoX rope"
+	}
+	extra := ""
+	if len(d.layers) > 0 && d.layers[0].bq != nil {
+		extra += ", q/k/v biases"
+	}
+	if c.Rope.FreqFactors != nil {
+		extra += ", rope frequency factors"
+	}
+	return fmt.Sprintf("GQA %d/%d heads of %d, %s%s, SwiGLU FFN %d", c.NHead, c.NHeadKV, c.HeadDimK, rope, extra, c.NFF)
+}
+
+func (d *dense) ffn(r *run, il int, h, out []float32, n int) error {
+	return d.layers[il].ffn.forward(r, h, out, n, "ffn")
+}
+
+func addBias(x, b []float32, n int) {
+	if b == nil {
+		return
+	}
+	w := len(b)
+	for t := 0; t < n; t++ {
+		kernels.Add(x[t*w:(t+1)*w], b)
+	}
+}
+
+// attention is causal grouped-query attention over the cached K and V
+// (Ainslie et al. 2023). With PrecisionGGML, q is rounded to f16 before q·k
+// and the probabilities before ·V, as llama.cpp does with its F16 cache.
+func (d *dense) attention(r *run, il int, h, out []float32) error {
+	c := d.cfg
+	L := &d.layers[il]
+	n := r.n
+	H, HKV, hk, hv := c.NHead, c.NHeadKV, c.HeadDimK, c.HeadDimV
+	q := r.s.get("q", n*H*hk)
+	kvw := HKV * (hk + hv)
+	kv := r.s.get("kv", n*kvw)
+	k := r.s.get("k", n*HKV*hk)
+	v := r.s.get("v", n*HKV*hv)
+	if err := r.matmul(&L.wq, h, n, q); err != nil {
+		return fmt.Errorf("model: blk.%d.attn_q: %w", il, err)
+	}
+	if err := r.matmul(&L.wk, h, n, k); err != nil {
+		return fmt.Errorf("model: blk.%d.attn_k: %w", il, err)
+	}
+	if err := r.matmul(&L.wv, h, n, v); err != nil {
+		return fmt.Errorf("model: blk.%d.attn_v: %w", il, err)
+	}
+	addBias(q, L.bq, n)
+	addBias(k, L.bk, n)
+	addBias(v, L.bv, n)
+	cs := r.s.get("rope", c.Rope.NDims)
+	ggml := r.m.opt.Precision == kernels.PrecisionGGML
+	for t := 0; t < n; t++ {
+		r.m.rope.CosSin(int(r.b.Pos[t]), cs)
+		for hh := 0; hh < H; hh++ {
+			r.m.rope.Apply(q[(t*H+hh)*hk:(t*H+hh+1)*hk], cs)
+		}
+		for g := 0; g < HKV; g++ {
+			r.m.rope.Apply(k[(t*HKV+g)*hk:(t*HKV+g+1)*hk], cs)
+		}
+		row := kv[t*kvw : (t+1)*kvw]
+		copy(row, k[t*HKV*hk:(t+1)*HKV*hk])
+		copy(row[HKV*hk:], v[t*HKV*hv:(t+1)*HKV*hv])
+		r.cache.Write(r.b.Seq[t], il, int(r.b.Pos[t]), row)
+	}
+	if ggml {
+		kernels.RoundF16(q)
+	}
+	kvs, err := gatherKV(r, il, kvw)
+	if err != nil {
+		return err
+	}
+	o := r.s.get("o", n*H*hv)
+	scale := c.KQScale()
+	group := H / HKV
+	r.pool.ForWorker(n*H, 1, func(w, lo, hi int) {
+		var scores []float32
+		for u := lo; u < hi; u++ {
+			t, hh := u/H, u%H
+			g := hh / group
+			rows := kvs.rows(t)
+			ctxLen := int(r.b.Pos[t]) + 1
+			if cap(scores) < ctxLen {
+				scores = make([]float32, ctxLen)
+			}
+			sc := scores[:ctxLen]
+			qh := q[u*hk : (u+1)*hk]
+			for j := range sc {
+				kr := rows[j*kvw+g*hk : j*kvw+(g+1)*hk]
+				sc[j] = kernels.Dot(qh, kr) * scale
+			}
+			kernels.Softmax(sc)
+			if ggml {
+				kernels.RoundF16(sc)
+			}
+			oh := o[u*hv : (u+1)*hv]
+			clear(oh)
+			for j, p := range sc {
+				base := j*kvw + HKV*hk + g*hv
+				kernels.Axpy(p, rows[base:base+hv], oh)
+			}
+		}
+	})
+	if err := r.matmul(&L.wo, o, n, out); err != nil {
+		return fmt.Errorf("model: blk.%d.attn_output: %w", il, err)
+	}
+	return nil
+}

@@ -1,0 +1,323 @@
+// Package model holds the architectures dseek runs — deepseek2 (MLA +
+// DeepSeekMoE), qwen2 and llama — as typed weights bound to GGUF tensors and
+// one top-to-bottom forward pass each.
+//
+// Shapes are written outermost first: x [n_tokens, n_embd] means
+// x[t*n_embd+i]. Features come from GGUF metadata and from which tensors
+// exist (attn_q vs attn_q_a, attn_kv_b vs attn_k_b/attn_v_b, exp_probs_b),
+// never from widths or layer counts.
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dseek-ai/dseek/dtype"
+	"github.com/dseek-ai/dseek/gguf"
+	"github.com/dseek-ai/dseek/kernels"
+	"github.com/dseek-ai/dseek/kvcache"
+)
+
+// Options changes how a model computes.
+type Options struct {
+	// Precision of activations for F16/BF16 weights (see kernels.Precision).
+	Precision kernels.Precision
+	// RouterHook, if set, is called for every token of every MoE layer with
+	// the router's decision (layer index, token index in the batch). The
+	// slices are only valid during the call. Used by tests and tracing.
+	RouterHook func(layer, token int, r Routing)
+}
+
+// Batch is a set of tokens to run in one forward pass. Tokens of one
+// sequence must be in order and continue that sequence: the first has
+// position Len(seq) of the KV cache, the next one more, and so on.
+type Batch struct {
+	Tokens []int32         // [n_tokens] token ids
+	Pos    []int32         // [n_tokens] position of each token in its sequence
+	Seq    []kvcache.SeqID // [n_tokens] sequence of each token
+	Output []bool          // [n_tokens] whether logits are wanted for the token
+}
+
+// Add appends a token to the batch.
+func (b *Batch) Add(tok int32, pos int32, seq kvcache.SeqID, output bool) {
+	b.Tokens = append(b.Tokens, tok)
+	b.Pos = append(b.Pos, pos)
+	b.Seq = append(b.Seq, seq)
+	b.Output = append(b.Output, output)
+}
+
+// Clear empties the batch, keeping its memory.
+func (b *Batch) Clear() {
+	b.Tokens, b.Pos, b.Seq, b.Output = b.Tokens[:0], b.Pos[:0], b.Seq[:0], b.Output[:0]
+}
+
+// NumOutputs is the number of tokens whose logits are wanted.
+func (b *Batch) NumOutputs() int {
+	n := 0
+	for _, o := range b.Output {
+		if o {
+			n++
+		}
+	}
+	return n
+}
+
+// ErrBadBatch is returned for a batch whose token ids, positions or
+// sequences are inconsistent.
+var ErrBadBatch = errors.New("model: bad batch")
+
+// architecture is what one model family implements.
+type architecture interface {
+	// kvWidth is the values per token per layer the KV cache stores.
+	kvWidth() int
+	// attention computes the attention block of layer il for the batch: h
+	// [n, n_embd] is the normalised input, out [n, n_embd] receives the
+	// result. It writes the batch's KV rows into the cache first.
+	attention(r *run, il int, h, out []float32) error
+	// ffn computes the feed-forward block of layer il for n rows of h into out.
+	ffn(r *run, il int, h, out []float32, n int) error
+	// norms returns the attention and FFN rms_norm weights of layer il.
+	norms(il int) (attn, ffn []float32)
+	// paramCount is the number of weights of the architecture's layers.
+	describe() string
+}
+
+// Model is a loaded model: configuration and weight views into the GGUF file.
+// It is immutable after Load and safe for concurrent Forward calls with
+// distinct States and caches.
+type Model struct {
+	Config  *Config
+	opt     Options
+	tokEmbd kernels.Matrix // [n_vocab, n_embd]
+	outNorm []float32      // [n_embd]
+	output  kernels.Matrix // [n_vocab, n_embd]
+	rope    *kernels.RopeCache
+	arch    architecture
+}
+
+// Load binds the weights of f for its architecture. f must stay open while
+// the model is used. It returns ErrUnsupportedArch for an unknown
+// architecture and an error naming the tensor for a missing or mis-shaped
+// tensor or an unsupported tensor type.
+func Load(f *gguf.File, opt Options) (*Model, error) {
+	cfg, err := ReadConfig(f)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Config: cfg, opt: opt}
+	b := &binder{f: f}
+	if cfg.NVocab <= 0 {
+		if ti, ok := f.Tensor("token_embd.weight"); ok && len(ti.Dims) == 2 {
+			cfg.NVocab = int(ti.Dims[1])
+		}
+	}
+	m.tokEmbd = b.matrix("token_embd.weight", cfg.NVocab, cfg.NEmbd)
+	m.outNorm = b.vector("output_norm.weight", cfg.NEmbd)
+	if out, ok := b.optMatrix("output.weight", cfg.NVocab, cfg.NEmbd); ok {
+		m.output = out
+	} else {
+		m.output = m.tokEmbd // tied embeddings
+	}
+	switch cfg.Arch {
+	case "deepseek2":
+		m.arch = bindDeepseek2(b, cfg)
+	case "llama", "qwen2":
+		m.arch = bindDense(b, cfg)
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	m.rope = kernels.NewRopeCache(cfg.Rope)
+	return m, nil
+}
+
+// KVConfig is the KV cache geometry for this model holding capacity tokens
+// in total, stored as typ (F16 or F32).
+func (m *Model) KVConfig(capacity int, typ dtype.Type) kvcache.Config {
+	return kvcache.Config{NLayer: m.Config.NLayer, Width: m.arch.kvWidth(), Type: typ, Capacity: capacity}
+}
+
+// KVBytesPerToken is the KV cache memory of one token with the cache stored
+// as typ: n_layer × width × element size, where width is kv_lora_rank +
+// qk_rope_head_dim for MLA and 2·n_head_kv·head_dim for GQA.
+func (m *Model) KVBytesPerToken(typ dtype.Type) int64 {
+	return m.KVConfig(1, typ).BytesPerToken()
+}
+
+// Describe is a one-line summary of the architecture's features.
+func (m *Model) Describe() string { return m.arch.describe() }
+
+// State is the scratch memory of forward passes. It grows to the largest
+// batch seen and is reused; one State must not be used by two Forward calls
+// at once.
+type State struct {
+	ws  kernels.Workspace
+	buf map[string][]float32
+}
+
+// NewState returns an empty State.
+func NewState() *State { return &State{buf: map[string][]float32{}} }
+
+// get returns the named scratch buffer with length n (contents undefined).
+func (s *State) get(name string, n int) []float32 {
+	b := s.buf[name]
+	if cap(b) < n {
+		b = make([]float32, n)
+		s.buf[name] = b
+	}
+	return b[:n]
+}
+
+// run is one forward pass in flight.
+type run struct {
+	ctx   context.Context
+	m     *Model
+	pool  *kernels.Pool
+	s     *State
+	b     *Batch
+	cache *kvcache.Cache
+	n     int // tokens in the batch
+}
+
+func (r *run) matmul(w *kernels.Matrix, x []float32, n int, y []float32) error {
+	return kernels.MatMul(r.pool, &r.s.ws, r.m.opt.Precision, w, x, n, y)
+}
+
+// Forward runs batch b through the model. Each token's KV is appended to its
+// sequence in cache, and logits [n_outputs, n_vocab] are written for the
+// tokens whose Output flag is set, in batch order. On error the cache is left
+// as it was before the call. It returns ErrBadBatch (wrapped) for an
+// inconsistent batch, kvcache.ErrFull when the cache has no room, and
+// ctx.Err() when ctx is cancelled between layers.
+func (m *Model) Forward(ctx context.Context, pool *kernels.Pool, s *State, b *Batch, cache *kvcache.Cache, logits []float32) error {
+	n := len(b.Tokens)
+	if n == 0 {
+		return nil
+	}
+	if len(b.Pos) != n || len(b.Seq) != n || len(b.Output) != n {
+		return fmt.Errorf("%w: %d tokens but %d positions, %d sequences, %d output flags", ErrBadBatch, n, len(b.Pos), len(b.Seq), len(b.Output))
+	}
+	nOut := b.NumOutputs()
+	if len(logits) < nOut*m.Config.NVocab {
+		return fmt.Errorf("%w: logits buffer holds %d values, need %d", ErrBadBatch, len(logits), nOut*m.Config.NVocab)
+	}
+	if err := m.reserve(b, cache); err != nil {
+		return err
+	}
+	err := m.forward(&run{ctx: ctx, m: m, pool: pool, s: s, b: b, cache: cache, n: n}, logits)
+	if err != nil {
+		m.unreserve(b, cache)
+	}
+	return err
+}
+
+// reserve checks the batch against the cache and appends its positions.
+func (m *Model) reserve(b *Batch, cache *kvcache.Cache) error {
+	next := map[kvcache.SeqID]int32{}
+	count := map[kvcache.SeqID]int{}
+	var order []kvcache.SeqID
+	for i, tok := range b.Tokens {
+		if tok < 0 || int(tok) >= m.Config.NVocab {
+			return fmt.Errorf("%w: token id %d at batch index %d is outside the vocabulary [0, %d)", ErrBadBatch, tok, i, m.Config.NVocab)
+		}
+		sq := b.Seq[i]
+		p, seen := next[sq]
+		if !seen {
+			p = int32(cache.Len(sq))
+			order = append(order, sq)
+		}
+		if b.Pos[i] != p {
+			return fmt.Errorf("%w: token %d of sequence %d has position %d, want %d", ErrBadBatch, i, sq, b.Pos[i], p)
+		}
+		next[sq] = p + 1
+		count[sq]++
+	}
+	for k, sq := range order {
+		if _, err := cache.Append(sq, count[sq]); err != nil {
+			for _, done := range order[:k] {
+				cache.Truncate(done, cache.Len(done)-count[done])
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Model) unreserve(b *Batch, cache *kvcache.Cache) {
+	first := map[kvcache.SeqID]int32{}
+	for i, sq := range b.Seq {
+		if p, ok := first[sq]; !ok || b.Pos[i] < p {
+			first[sq] = b.Pos[i]
+		}
+	}
+	for sq, p := range first {
+		cache.Truncate(sq, int(p))
+	}
+}
+
+func (m *Model) forward(r *run, logits []float32) error {
+	c := m.Config
+	n := r.n
+	x := r.s.get("x", n*c.NEmbd)
+	for i, tok := range r.b.Tokens {
+		if err := kernels.DequantizeRow(&m.tokEmbd, int(tok), x[i*c.NEmbd:(i+1)*c.NEmbd]); err != nil {
+			return fmt.Errorf("model: token_embd: %w", err)
+		}
+	}
+	h := r.s.get("h", n*c.NEmbd)
+	tmp := r.s.get("tmp", n*c.NEmbd)
+	rows := n // rows of x still computed (only outputs after the last attention)
+	for il := 0; il < c.NLayer; il++ {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		an, fn := m.arch.norms(il)
+		for i := 0; i < rows; i++ {
+			kernels.RMSNorm(h[i*c.NEmbd:(i+1)*c.NEmbd], x[i*c.NEmbd:(i+1)*c.NEmbd], an, c.RMSNormEps)
+		}
+		if err := m.arch.attention(r, il, h, tmp); err != nil {
+			return err
+		}
+		if il == c.NLayer-1 {
+			rows = compactOutputs(r.b.Output, c.NEmbd, x, tmp)
+		}
+		// ffn_inp = attn_out + residual (llama.cpp adds in this order)
+		for i := 0; i < rows*c.NEmbd; i++ {
+			x[i] = tmp[i] + x[i]
+		}
+		for i := 0; i < rows; i++ {
+			kernels.RMSNorm(h[i*c.NEmbd:(i+1)*c.NEmbd], x[i*c.NEmbd:(i+1)*c.NEmbd], fn, c.RMSNormEps)
+		}
+		if err := m.arch.ffn(r, il, h, tmp, rows); err != nil {
+			return err
+		}
+		for i := 0; i < rows*c.NEmbd; i++ {
+			x[i] = tmp[i] + x[i]
+		}
+	}
+	for i := 0; i < rows; i++ {
+		kernels.RMSNorm(h[i*c.NEmbd:(i+1)*c.NEmbd], x[i*c.NEmbd:(i+1)*c.NEmbd], m.outNorm, c.RMSNormEps)
+	}
+	if err := r.matmul(&m.output, h, rows, logits); err != nil {
+		return fmt.Errorf("model: output: %w", err)
+	}
+	return nil
+}
+
+// compactOutputs moves the rows of a and b whose output flag is set to the
+// front, in order, and returns their count.
+func compactOutputs(out []bool, width int, a, b []float32) int {
+	k := 0
+	for i, o := range out {
+		if !o {
+			continue
+		}
+		if k != i {
+			copy(a[k*width:(k+1)*width], a[i*width:(i+1)*width])
+			copy(b[k*width:(k+1)*width], b[i*width:(i+1)*width])
+		}
+		k++
+	}
+	return k
+}
