@@ -111,6 +111,12 @@ func (c *Cache) UsedPages() int { return len(c.pages) - len(c.free) }
 // MaxPages is the number of pages the cache may allocate.
 func (c *Cache) MaxPages() int { return c.maxPages }
 
+// AllocatedBytes is the memory held by the pages allocated so far (used or
+// free for reuse).
+func (c *Cache) AllocatedBytes() int64 {
+	return int64(len(c.pages)) * int64(c.cfg.PageSize) * c.cfg.BytesPerToken()
+}
+
 // FreeTokens is how many more tokens fit in pages not yet in use.
 func (c *Cache) FreeTokens() int { return (c.maxPages - c.UsedPages()) * c.cfg.PageSize }
 

@@ -273,6 +273,17 @@ func (c *Config) KQScale() float32 {
 	return s
 }
 
+// KVWidth is the number of values the KV cache stores per token and layer:
+// kv_lora_rank + qk_rope_head_dim for MLA (the compressed latent c_KV and the
+// shared rotated key k_pe, DeepSeek-V2 paper §2.1.2), and
+// n_head_kv·(head_dim_k + head_dim_v) for grouped-query attention.
+func (c *Config) KVWidth() int {
+	if c.Arch == "deepseek2" {
+		return c.KVLoraRank + c.QKRopeHeadDim
+	}
+	return c.NHeadKV * (c.HeadDimK + c.HeadDimV)
+}
+
 // ErrUnsupportedArch is returned for a GGUF whose general.architecture dseek
 // does not implement.
 var ErrUnsupportedArch = errors.New("model: unsupported architecture")

@@ -82,8 +82,6 @@ func bindDeepseek2(b *binder, c *Config) *deepseek2 {
 	return d
 }
 
-func (d *deepseek2) kvWidth() int { return d.cfg.KVLoraRank + d.cfg.QKRopeHeadDim }
-
 func (d *deepseek2) norms(il int) ([]float32, []float32) {
 	return d.layers[il].attnNorm, d.layers[il].ffnNorm
 }

@@ -51,8 +51,6 @@ func bindDense(b *binder, c *Config) *dense {
 	return d
 }
 
-func (d *dense) kvWidth() int { return d.cfg.NHeadKV * (d.cfg.HeadDimK + d.cfg.HeadDimV) }
-
 func (d *dense) norms(il int) ([]float32, []float32) {
 	return d.layers[il].attnNorm, d.layers[il].ffnNorm
 }

@@ -69,8 +69,6 @@ var ErrBadBatch = errors.New("model: bad batch")
 
 // architecture is what one model family implements.
 type architecture interface {
-	// kvWidth is the values per token per layer the KV cache stores.
-	kvWidth() int
 	// attention computes the attention block of layer il for the batch: h
 	// [n, n_embd] is the normalised input, out [n, n_embd] receives the
 	// result. It writes the batch's KV rows into the cache first.
@@ -135,7 +133,7 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 // KVConfig is the KV cache geometry for this model holding capacity tokens
 // in total, stored as typ (F16 or F32).
 func (m *Model) KVConfig(capacity int, typ dtype.Type) kvcache.Config {
-	return kvcache.Config{NLayer: m.Config.NLayer, Width: m.arch.kvWidth(), Type: typ, Capacity: capacity}
+	return kvcache.Config{NLayer: m.Config.NLayer, Width: m.Config.KVWidth(), Type: typ, Capacity: capacity}
 }
 
 // KVBytesPerToken is the KV cache memory of one token with the cache stored

@@ -23,8 +23,8 @@ import (
 // llama-quantize runs ggml-quants.c from ggml-base, which llama.cpp compiles
 // without -march=native, hence without FMA. A scratch gcc build of the same
 // file with -march=native (so gcc contracts a*b+c into FMA) differs from the
-// fixtures in 1711 of 41986 Q4_K/Q6_K blocks of ds3-tiny-Q4_K_M (427/8976
-// qwen2, 515/10768 llama): the scale searches of make_qkx2_quants and
+// fixtures in 1711 of the 33794 Q4_K/Q6_K blocks of ds3-tiny-Q4_K_M (427 of
+// 8976 for qwen2, 515 of 10768 for llama): the scale searches of make_qkx2_quants and
 // make_qx_quants compare float sums whose last bits FMA changes, and a
 // different candidate wins. Q8_0 blocks are unaffected either way.
 func TestQuantizeMatchesLlamaQuantize(t *testing.T) {

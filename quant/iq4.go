@@ -2,7 +2,8 @@ package quant
 
 import "encoding/binary"
 
-// IQ4_NL and IQ4_XS: 4-bit indices into the non-linear table kvaluesIQ4NL.
+// IQ4_NL and IQ4_XS: 4-bit indices into the non-linear table kvalues_iq4nl
+// (iq4nlValues).
 //
 // block_iq4_nl, 32 elements, 18 bytes:
 //
@@ -10,7 +11,7 @@ import "encoding/binary"
 //	[2:18]  qs[16] 4-bit indices, element j in the low nibble of qs[j] (j < 16)
 //	               or the high nibble of qs[j-16]
 //
-//	x = d * kvaluesIQ4NL[index]
+//	x = d * kvalues_iq4nl[index]
 //
 // block_iq4_xs, 256 elements (8 sub-blocks of 32), 136 bytes:
 //
@@ -19,14 +20,17 @@ import "encoding/binary"
 //	[4:8]    scales_l[4] low 4 bits of the scales, sub-block s in nibble s%2 of byte s/2
 //	[8:136]  qs[128]     indices, 16 bytes per sub-block laid out as in IQ4_NL
 //
-//	x = d * (ls - 32) * kvaluesIQ4NL[index], ls the 6-bit scale of sub-block e/32
+//	x = d * (ls - 32) * kvalues_iq4nl[index], ls the 6-bit scale of sub-block e/32
 const (
 	iq4nlBytes = 18
 	iq4xsBytes = 136
 )
 
-// kvaluesIQ4NL is ggml's kvalues_iq4nl.
-var kvaluesIQ4NL = [16]int8{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
+// iq4nlValues returns ggml's kvalues_iq4nl, the 16 levels of IQ4_NL/IQ4_XS
+// (a function, not a variable, so the table cannot be modified).
+func iq4nlValues() [16]int8 {
+	return [16]int8{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
+}
 
 // iq4Index returns the 4-bit index of element j (0..31) of a 16-byte group.
 func iq4Index(qs []byte, j int) int { return int(qs[j%16]>>(4*(j/16))) & 0xf }
@@ -38,23 +42,25 @@ func iq4xsScale(b []byte, s int) int {
 }
 
 func dequantIQ4_NL(src []byte, dst []float32) {
+	kv := iq4nlValues()
 	for ib := 0; ib < len(dst)/qk; ib++ {
 		b := src[ib*iq4nlBytes:]
 		d := f16(b)
 		for j := 0; j < qk; j++ {
-			dst[ib*qk+j] = d * float32(kvaluesIQ4NL[iq4Index(b[2:], j)])
+			dst[ib*qk+j] = d * float32(kv[iq4Index(b[2:], j)])
 		}
 	}
 }
 
 func dequantIQ4_XS(src []byte, dst []float32) {
+	kv := iq4nlValues()
 	for ib := 0; ib < len(dst)/qkK; ib++ {
 		b := src[ib*iq4xsBytes:]
 		d := f16(b)
 		for s := 0; s < qkK/32; s++ {
 			dl := d * float32(iq4xsScale(b, s)-32)
 			for j := 0; j < 32; j++ {
-				dst[ib*qkK+32*s+j] = dl * float32(kvaluesIQ4NL[iq4Index(b[8+16*s:], j)])
+				dst[ib*qkK+32*s+j] = dl * float32(kv[iq4Index(b[8+16*s:], j)])
 			}
 		}
 	}
@@ -63,7 +69,7 @@ func dequantIQ4_XS(src []byte, dst []float32) {
 // bestIndexInt8 is best_index_int8: the index of the table value nearest to
 // x (binary search; the upper neighbour wins unless the lower one is strictly
 // closer).
-func bestIndexInt8(val *[16]int8, x float32) int {
+func bestIndexInt8(val [16]int8, x float32) int {
 	n := len(val)
 	if x <= float32(val[0]) {
 		return 0
@@ -94,6 +100,7 @@ func bestIndexInt8(val *[16]int8, x float32) int {
 // block whose largest magnitude is below GROUP_MAX_EPS).
 func iq4Fit(xb []float32, Lb []uint8) float32 {
 	const ntry = 7
+	kv := iq4nlValues()
 	var weight [32]float32
 	var amax, mx float32
 	for j, v := range xb {
@@ -105,24 +112,24 @@ func iq4Fit(xb []float32, Lb []uint8) float32 {
 	if amax < groupMaxEps {
 		return 0
 	}
-	v0 := float32(kvaluesIQ4NL[0])
+	v0 := float32(kv[0])
 	d := -mx / v0
 	id := 1 / d
 	var sumqx, sumq2 float32
 	for j, v := range xb {
-		l := bestIndexInt8(&kvaluesIQ4NL, id*v)
+		l := bestIndexInt8(kv, id*v)
 		Lb[j] = uint8(l)
-		q := float32(kvaluesIQ4NL[l])
+		q := float32(kv[l])
 		sumqx += float32(weight[j] * q * v)
 		sumq2 += float32(weight[j] * q * q)
 	}
 	d = sumqx / sumq2
 	best := d * sumqx
 	for itry := -ntry; itry <= ntry; itry++ {
-		id = float32(itry+int(kvaluesIQ4NL[0])) / mx
+		id = float32(itry+int(kv[0])) / mx
 		sumqx, sumq2 = 0, 0
 		for j, v := range xb {
-			q := float32(kvaluesIQ4NL[bestIndexInt8(&kvaluesIQ4NL, id*v)])
+			q := float32(kv[bestIndexInt8(kv, id*v)])
 			sumqx += float32(weight[j] * q * v)
 			sumq2 += float32(weight[j] * q * q)
 		}
@@ -146,6 +153,7 @@ func packIQ4(L []uint8, qs []byte) {
 // search, ntry = -1): the block scale from iq4Fit is stored as fp16 and the
 // indices are recomputed with 1/scale (the unrounded scale).
 func quantIQ4_NL(src []float32, dst []byte) {
+	kv := iq4nlValues()
 	var L [32]uint8
 	for ib := 0; ib < len(src)/qk; ib++ {
 		x := src[ib*qk : (ib+1)*qk]
@@ -157,7 +165,7 @@ func quantIQ4_NL(src []float32, dst []byte) {
 			id = 1 / d
 		}
 		for j, v := range x {
-			L[j] = uint8(bestIndexInt8(&kvaluesIQ4NL, id*v))
+			L[j] = uint8(bestIndexInt8(kv, id*v))
 		}
 		packIQ4(L[:], b[2:])
 	}
@@ -168,6 +176,7 @@ func quantIQ4_NL(src []float32, dst []byte) {
 // largest magnitude (d = max/-32, stored fp16), then the indices recomputed
 // with 1/(d*l) using the unrounded d.
 func quantIQ4_XS(src []float32, dst []byte) {
+	kv := iq4nlValues()
 	var L [32]uint8
 	var scales [qkK / 32]float32
 	for ib := 0; ib < len(src)/qkK; ib++ {
@@ -195,7 +204,7 @@ func quantIQ4_XS(src []float32, dst []byte) {
 				idl = 1 / dl
 			}
 			for j, v := range x[32*s : 32*s+32] {
-				L[j] = uint8(bestIndexInt8(&kvaluesIQ4NL, idl*v))
+				L[j] = uint8(bestIndexInt8(kv, idl*v))
 			}
 			packIQ4(L[:], b[8+16*s:])
 			l += 32
@@ -212,10 +221,11 @@ func quantIQ4_XS(src []float32, dst []byte) {
 
 // iq4Dot returns sum(a[j] * kvalues[index j]) over one 32-element group.
 func iq4Dot(qs, aq []byte) int32 {
+	kv := iq4nlValues()
 	var sumi1, sumi2 int32
 	for j := 0; j < 16; j++ {
-		sumi1 += int32(int8(aq[j])) * int32(kvaluesIQ4NL[iq4Index(qs, j)])
-		sumi2 += int32(int8(aq[j+16])) * int32(kvaluesIQ4NL[iq4Index(qs, j+16)])
+		sumi1 += int32(int8(aq[j])) * int32(kv[iq4Index(qs, j)])
+		sumi2 += int32(int8(aq[j+16])) * int32(kv[iq4Index(qs, j+16)])
 	}
 	return sumi1 + sumi2
 }

@@ -57,6 +57,14 @@ func q3Scale(sc []byte, s int) int {
 	return int(lo | hi<<4)
 }
 
+// q3Scales returns the 16 scales of a Q3_K block with the bias of 32 removed.
+func q3Scales(sc []byte) (out [16]int8) {
+	for s := range out {
+		out[s] = int8(q3Scale(sc, s) - 32)
+	}
+	return out
+}
+
 func dequantQ2_K(src []byte, dst []float32) {
 	for ib := 0; ib < len(dst)/qkK; ib++ {
 		b := src[ib*q2_KBytes:]
@@ -75,8 +83,9 @@ func dequantQ3_K(src []byte, dst []float32) {
 		b := src[ib*q3_KBytes:]
 		y := dst[ib*qkK:]
 		d := f16(b[108:])
+		sc := q3Scales(b[96:108])
 		for e := 0; e < qkK; e++ {
-			dl := d * float32(q3Scale(b[96:], e/16)-32)
+			dl := d * float32(sc[e/16])
 			q := crumb(b[32:], e)
 			if b[e%32]>>(e/32)&1 == 0 {
 				q -= 4
@@ -242,13 +251,14 @@ func vecDotQ3_K(n int, w, a []byte) float32 {
 	for ib := 0; ib < n/qkK; ib++ {
 		x := w[ib*q3_KBytes:]
 		ad, aq, _ := q8K(a[ib*q8_KBytes:])
+		sc := q3Scales(x[96:108])
 		var aux32 [8]int32
 		for e := 0; e < qkK; e++ {
 			q := int32(crumb(x[32:], e))
 			if x[e%32]>>(e/32)&1 == 0 {
 				q -= 4
 			}
-			aux32[e%8] += int32(q3Scale(x[96:], e/16)-32) * (int32(int8(aq[e])) * q)
+			aux32[e%8] += int32(sc[e/16]) * (int32(int8(aq[e])) * q)
 		}
 		d := f16(x[108:]) * ad
 		for l := range sums {

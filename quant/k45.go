@@ -36,6 +36,14 @@ const (
 	q5_KBytes = 176
 )
 
+// k4Scales unpacks the eight 6-bit scales and mins of a Q4_K/Q5_K block b.
+func k4Scales(b []byte) (sc, m [8]uint8) {
+	for s := range sc {
+		sc[s], m[s] = getScaleMinK4(s, b[4:16])
+	}
+	return sc, m
+}
+
 // nibble returns the 4-bit field of element e (0..255) of a Q4_K/Q5_K qs array.
 func nibble(qs []byte, e int) int {
 	return int(qs[32*(e/64)+e%32]>>(4*(e%64/32))) & 0xf
@@ -51,9 +59,9 @@ func dequantQ4_K(src []byte, dst []float32) {
 		b := src[ib*q4_KBytes:]
 		y := dst[ib*qkK:]
 		d, dmin := f16(b), f16(b[2:])
+		sc, m := k4Scales(b)
 		for e := 0; e < qkK; e++ {
-			sc, m := getScaleMinK4(e/32, b[4:16])
-			d1, m1 := d*float32(sc), float32(dmin*float32(m))
+			d1, m1 := d*float32(sc[e/32]), float32(dmin*float32(m[e/32]))
 			y[e] = float32(d1*float32(nibble(b[16:], e))) - m1
 		}
 	}
@@ -64,9 +72,9 @@ func dequantQ5_K(src []byte, dst []float32) {
 		b := src[ib*q5_KBytes:]
 		y := dst[ib*qkK:]
 		d, dmin := f16(b), f16(b[2:])
+		sc, m := k4Scales(b)
 		for e := 0; e < qkK; e++ {
-			sc, m := getScaleMinK4(e/32, b[4:16])
-			d1, m1 := d*float32(sc), float32(dmin*float32(m))
+			d1, m1 := d*float32(sc[e/32]), float32(dmin*float32(m[e/32]))
 			y[e] = float32(d1*float32(q5Quant(b, e))) - m1
 		}
 	}
@@ -182,15 +190,14 @@ func vecDotK45(n int, w, a []byte, bytes int, quant func(b []byte, e int) int) f
 	for ib := 0; ib < n/qkK; ib++ {
 		x := w[ib*bytes:]
 		ad, aq, bs := q8K(a[ib*q8_KBytes:])
+		sc, m := k4Scales(x)
 		var sumi int32
 		for k := 0; k < qkK/16; k++ {
-			_, m := getScaleMinK4(k/2, x[4:16])
-			sumi += bsum(bs, k) * int32(m)
+			sumi += bsum(bs, k) * int32(m[k/2])
 		}
 		var aux32 [8]int32
 		for e := 0; e < qkK; e++ {
-			sc, _ := getScaleMinK4(e/32, x[4:16])
-			aux32[e%8] += int32(sc) * (int32(int8(aq[e])) * int32(quant(x, e)))
+			aux32[e%8] += int32(sc[e/32]) * (int32(int8(aq[e])) * int32(quant(x, e)))
 		}
 		d := f16(x) * ad
 		for l := range sums {

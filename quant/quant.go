@@ -27,9 +27,11 @@
 // arm64 (and amd64 with GOAMD64=v3), which changes last bits and, through the
 // scale searches of the K-quants, whole blocks: a gcc build of ggml-quants.c
 // with -march=native (FMA contraction) writes different bytes for about 5% of
-// the Q4_K/Q6_K blocks of the fixture models. Every product that feeds an
-// addition is therefore written float32(a*b), which the Go spec defines as a
-// rounding point that forbids fusion.
+// the Q4_K/Q6_K blocks of the fixture models. Every product that is later
+// added, in the same expression or through a variable, is therefore written
+// float32(a*b), which the Go spec defines as a rounding point that forbids
+// fusion; TestNoFusedMultiplyAdd checks that the arm64 and amd64-v3 code of
+// this package contains no fused multiply-add.
 //
 // Rows are []byte in GGUF's little-endian block layout; a row of n elements of
 // type t occupies t.RowBytes(n) bytes. Nothing here keeps state.

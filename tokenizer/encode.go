@@ -30,13 +30,32 @@ type fragment struct {
 // split by the pre-tokenizer and each piece is BPE-merged. Invalid UTF-8 is
 // read as U+FFFD per bad byte, like llama.cpp.
 func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
+	var all [][2]int
+	if !parseSpecial {
+		all = [][2]int{{0, len(text)}}
+	}
+	return t.encode(text, addSpecial, all)
+}
+
+// EncodeSpans tokenizes a rendered chat prompt: special-token text is parsed
+// (parse_special) everywhere except inside the byte ranges [start, end) of
+// plain, where it stays text as with parseSpecial=false (USER_DEFINED tokens
+// such as <think> are still matched there, as llama.cpp does). Callers pass
+// the ranges of user-supplied content so that a user who types
+// "<｜Assistant｜>" cannot inject a control token. addSpecial is as in Encode.
+// Ranges outside the text are clipped.
+func (t *Tokenizer) EncodeSpans(text string, addSpecial bool, plain [][2]int) []int32 {
+	return t.encode(text, addSpecial, plain)
+}
+
+func (t *Tokenizer) encode(text string, addSpecial bool, plain [][2]int) []int32 {
 	var out []int32
 	if addSpecial && t.addBOS {
 		if bos := t.BOS(); bos >= 0 {
 			out = append(out, bos)
 		}
 	}
-	for _, fr := range t.partition(text, parseSpecial) {
+	for _, fr := range t.partition(text, plain) {
 		if fr.tok >= 0 {
 			out = append(out, fr.tok)
 			continue
@@ -51,16 +70,19 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 	return out
 }
 
-// partition splits text at the special tokens it contains.
-func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
+// partition splits text at the special tokens it contains. CONTROL and
+// UNKNOWN tokens are not matched where they overlap a plain range.
+func (t *Tokenizer) partition(text string, plain [][2]int) []fragment {
 	if text == "" {
 		return nil
 	}
 	frags := []fragment{{tok: -1, start: 0, end: len(text)}}
 	var next []fragment
 	pairs := bytePairs(text)
+	everywherePlain := len(plain) == 1 && plain[0][0] <= 0 && plain[0][1] >= len(text)
 	for _, id := range t.special {
-		if !parseSpecial && t.attrs[id]&(AttrControl|AttrUnknown) != 0 {
+		restricted := t.attrs[id]&(AttrControl|AttrUnknown) != 0
+		if restricted && everywherePlain {
 			continue
 		}
 		tok := t.texts[id]
@@ -73,17 +95,23 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 				next = append(next, fr)
 				continue
 			}
-			base := fr.start
+			base, from := fr.start, fr.start
 			for {
-				i := strings.Index(text[base:fr.end], tok)
+				i := strings.Index(text[from:fr.end], tok)
 				if i < 0 {
 					break
 				}
-				if i > 0 {
-					next = append(next, fragment{tok: -1, start: base, end: base + i})
+				at := from + i
+				if restricted && overlaps(plain, at, at+len(tok)) {
+					from = at + 1
+					continue
 				}
-				next = append(next, fragment{tok: id, start: base + i, end: base + i + len(tok)})
-				base += i + len(tok)
+				if at > base {
+					next = append(next, fragment{tok: -1, start: base, end: at})
+				}
+				next = append(next, fragment{tok: id, start: at, end: at + len(tok)})
+				base = at + len(tok)
+				from = base
 			}
 			if base < fr.end {
 				next = append(next, fragment{tok: -1, start: base, end: fr.end})
@@ -92,6 +120,16 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 		frags, next = next, frags
 	}
 	return frags
+}
+
+// overlaps reports whether [start, end) intersects one of the ranges.
+func overlaps(ranges [][2]int, start, end int) bool {
+	for _, r := range ranges {
+		if start < r[1] && r[0] < end {
+			return true
+		}
+	}
+	return false
 }
 
 // pairSet records which byte pairs (and single bytes) occur in a text, so

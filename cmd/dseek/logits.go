@@ -62,7 +62,7 @@ func parseIDs(s string) ([]int32, error) {
 		return nil, fmt.Errorf("no tokens: pass --tokens 1,2,3")
 	}
 	var ids []int32
-	for i, f := range strings.Split(s, ",") {
+	for i, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
 		v, err := strconv.ParseInt(strings.TrimSpace(f), 10, 32)
 		if err != nil {
 			return nil, fmt.Errorf("--tokens: item %d %q is not a token id", i, f)
