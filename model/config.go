@@ -41,19 +41,19 @@ type Config struct {
 	YaRNLogMul float32            // rope.scaling.yarn_log_multiplier (0.1·mscale_all_dim)
 
 	// deepseek2 (DeepSeek-V2 paper §2.1 MLA, §2.2 DeepSeekMoE; V3 inference/model.py ModelArgs)
-	QLoraRank       int // 0 = no query compression (V2-Lite: attn_q)
-	KVLoraRank      int
-	QKNopeHeadDim   int
-	QKRopeHeadDim   int
-	VHeadDim        int
-	NLayerDenseLead int
-	NExpert         int
-	NExpertUsed     int
-	NExpertShared   int
-	NFFExpert       int
-	NExpertGroup    int // expert_group_count; 0/1 = no group limit
-	NExpertGroupUse int // expert_group_used_count
-	Gating          GatingFunc
+	QLoraRank          int // 0 = no query compression (V2-Lite: attn_q)
+	KVLoraRank         int
+	QKNopeHeadDim      int
+	QKRopeHeadDim      int
+	VHeadDim           int
+	NLayerDenseLead    int
+	NExpert            int
+	NExpertUsed        int
+	NExpertShared      int
+	NFFExpert          int
+	NExpertGroup       int // expert_group_count; 0/1 = no group limit
+	NExpertGroupUse    int // expert_group_used_count
+	Gating             GatingFunc
 	ExpertWeightsNorm  bool
 	ExpertWeightsScale float32
 }

@@ -22,10 +22,10 @@ import (
 
 // sampleFlags are the sampling flags of run (llama.cpp's defaults).
 type sampleFlags struct {
-	temp, topP, minP                  float64
-	topK, repeatLastN                 int
+	temp, topP, minP                   float64
+	topK, repeatLastN                  int
 	repeatPenalty, presence, frequency float64
-	seed                              int64
+	seed                               int64
 }
 
 func (s *sampleFlags) register(cmd *cobra.Command) {

@@ -16,27 +16,27 @@ import (
 
 // modelInfo is what `dseek show` reports.
 type modelInfo struct {
-	Path           string         `json:"path"`
-	Architecture   string         `json:"architecture"`
-	Name           string         `json:"name,omitempty"`
-	Parameters     int64          `json:"parameters"`
-	FileType       string         `json:"file_type,omitempty"`
-	SizeBytes      int64          `json:"size_bytes"`
-	QuantMix       map[string]int `json:"quant_mix"` // tensor type -> tensor count
-	ContextLength  int            `json:"context_length"`
-	NLayer         int            `json:"n_layer"`
-	NEmbd          int            `json:"n_embd"`
-	NVocab         int            `json:"n_vocab"`
-	Features       string         `json:"features"`
-	ChatTemplate   bool           `json:"chat_template"`
-	KVBytesF16     int64          `json:"kv_bytes_per_token_f16"`
-	KVBytesF32     int64          `json:"kv_bytes_per_token_f32"`
-	Tokenizer      string         `json:"tokenizer,omitempty"`
-	PreTokenizer   string         `json:"pre_tokenizer,omitempty"`
-	ExpertsRouted  int            `json:"experts_routed,omitempty"`
-	ExpertsUsed    int            `json:"experts_used,omitempty"`
-	ExpertsShared  int            `json:"experts_shared,omitempty"`
-	ActiveParams   int64          `json:"active_parameters,omitempty"`
+	Path          string         `json:"path"`
+	Architecture  string         `json:"architecture"`
+	Name          string         `json:"name,omitempty"`
+	Parameters    int64          `json:"parameters"`
+	FileType      string         `json:"file_type,omitempty"`
+	SizeBytes     int64          `json:"size_bytes"`
+	QuantMix      map[string]int `json:"quant_mix"` // tensor type -> tensor count
+	ContextLength int            `json:"context_length"`
+	NLayer        int            `json:"n_layer"`
+	NEmbd         int            `json:"n_embd"`
+	NVocab        int            `json:"n_vocab"`
+	Features      string         `json:"features"`
+	ChatTemplate  bool           `json:"chat_template"`
+	KVBytesF16    int64          `json:"kv_bytes_per_token_f16"`
+	KVBytesF32    int64          `json:"kv_bytes_per_token_f32"`
+	Tokenizer     string         `json:"tokenizer,omitempty"`
+	PreTokenizer  string         `json:"pre_tokenizer,omitempty"`
+	ExpertsRouted int            `json:"experts_routed,omitempty"`
+	ExpertsUsed   int            `json:"experts_used,omitempty"`
+	ExpertsShared int            `json:"experts_shared,omitempty"`
+	ActiveParams  int64          `json:"active_parameters,omitempty"`
 }
 
 func newShowCmd() *cobra.Command {
