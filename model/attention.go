@@ -20,26 +20,36 @@ func (k *kvRows) rows(t int) []float32 { return k.bySeq[k.b.Seq[t]] }
 // gatherKV converts the cached rows of layer il of every sequence in the
 // batch, up to its longest position in the batch, to float32.
 func gatherKV(r *run, il, width int) (*kvRows, error) {
-	need := map[kvcache.SeqID]int{}
-	var order []kvcache.SeqID
+	// Sequences of a batch are few; find each one's longest position
+	// without allocating.
+	seqs := r.s.geti("kvseqs", 0)
+	lens := r.s.geti("kvlens", 0)
 	for t, sq := range r.b.Seq {
-		p := int(r.b.Pos[t]) + 1
-		if old, ok := need[sq]; !ok {
-			order = append(order, sq)
-			need[sq] = p
-		} else if p > old {
-			need[sq] = p
+		p := int32(r.b.Pos[t]) + 1
+		i := 0
+		for i < len(seqs) && kvcache.SeqID(seqs[i]) != sq {
+			i++
+		}
+		if i == len(seqs) {
+			seqs = append(seqs, int32(sq))
+			lens = append(lens, p)
+		} else if p > lens[i] {
+			lens[i] = p
 		}
 	}
+	r.s.ibuf["kvseqs"], r.s.ibuf["kvlens"] = seqs, lens
 	total := 0
-	for _, sq := range order {
-		total += need[sq] * width
+	for _, l := range lens {
+		total += int(l) * width
 	}
 	buf := r.s.get("kvrows", total)
-	k := &kvRows{bySeq: make(map[kvcache.SeqID][]float32, len(order)), b: r.b}
+	k := &r.s.kv
+	clear(k.bySeq)
+	k.b = r.b
 	off := 0
-	for _, sq := range order {
-		nrows := need[sq]
+	for i, s32 := range seqs {
+		sq := kvcache.SeqID(s32)
+		nrows := int(lens[i])
 		dst := buf[off : off+nrows*width]
 		off += nrows * width
 		k.bySeq[sq] = dst

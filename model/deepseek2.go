@@ -170,15 +170,11 @@ func (d *deepseek2) attention(r *run, il int, h, out []float32) error {
 	}
 	scale := c.KQScale()
 	r.pool.ForWorker(n*H, 1, func(w, lo, hi int) {
-		var scores []float32
 		for u := lo; u < hi; u++ {
 			t := u / H
 			rows := kvs.rows(t)
 			ctxLen := int(r.b.Pos[t]) + 1
-			if cap(scores) < ctxLen {
-				scores = make([]float32, ctxLen)
-			}
-			sc := scores[:ctxLen]
+			sc := r.s.workerBuf(w, ctxLen)
 			qa := qAbs[u*kvl : (u+1)*kvl]
 			qp := q[u*qd+nope : (u+1)*qd]
 			for j := range sc {

@@ -136,16 +136,12 @@ func (d *dense) attention(r *run, il int, h, out []float32) error {
 	scale := c.KQScale()
 	group := H / HKV
 	r.pool.ForWorker(n*H, 1, func(w, lo, hi int) {
-		var scores []float32
 		for u := lo; u < hi; u++ {
 			t, hh := u/H, u%H
 			g := hh / group
 			rows := kvs.rows(t)
 			ctxLen := int(r.b.Pos[t]) + 1
-			if cap(scores) < ctxLen {
-				scores = make([]float32, ctxLen)
-			}
-			sc := scores[:ctxLen]
+			sc := r.s.workerBuf(w, ctxLen)
 			qh := q[u*hk : (u+1)*hk]
 			for j := range sc {
 				kr := rows[j*kvw+g*hk : j*kvw+(g+1)*hk]

@@ -3,7 +3,6 @@ package model
 import (
 	"fmt"
 	"math"
-	"sort"
 
 	"github.com/dseek-ai/dseek/kernels"
 )
@@ -111,7 +110,11 @@ func (m *moeFFN) route(logits, probs, sel []float32, ids []int32, w []float32) {
 			g     int
 			score float32
 		}
-		groups := make([]gs, G)
+		var stack [64]gs
+		groups := stack[:0]
+		if G > len(stack) {
+			groups = make([]gs, 0, G)
+		}
 		for g := 0; g < G; g++ {
 			grp := sel[g*per : (g+1)*per]
 			var s float32
@@ -134,9 +137,14 @@ func (m *moeFFN) route(logits, probs, sel []float32, ids []int32, w []float32) {
 					s = max(s, v)
 				}
 			}
-			groups[g] = gs{g, s}
+			groups = append(groups, gs{g, s})
 		}
-		sort.SliceStable(groups, func(i, j int) bool { return groups[i].score > groups[j].score })
+		// stable insertion sort by descending score (few groups)
+		for i := 1; i < len(groups); i++ {
+			for j := i; j > 0 && groups[j].score > groups[j-1].score; j-- {
+				groups[j], groups[j-1] = groups[j-1], groups[j]
+			}
+		}
 		for _, g := range groups[c.NExpertGroupUse:] {
 			for e := g.g * per; e < (g.g+1)*per; e++ {
 				sel[e] = float32(math.Inf(-1))
@@ -193,7 +201,7 @@ func (m *moeFFN) forward(r *run, il int, h, out []float32, n int) error {
 	probs := r.s.get("moe_probs", n*E)
 	sel := r.s.get("moe_sel", E)
 	wts := r.s.get("moe_w", n*K)
-	ids := make([]int32, n*K)
+	ids := r.s.geti("moe_ids", n*K)
 	for t := 0; t < n; t++ {
 		m.route(logits[t*E:(t+1)*E], probs[t*E:(t+1)*E], sel, ids[t*K:(t+1)*K], wts[t*K:(t+1)*K])
 		if r.m.opt.RouterHook != nil {
@@ -201,7 +209,13 @@ func (m *moeFFN) forward(r *run, il int, h, out []float32, n int) error {
 		}
 	}
 	// expert e -> slots (t*K + k) routed to it
-	slots := make([][]int32, E)
+	for len(r.s.slots) < E {
+		r.s.slots = append(r.s.slots, nil)
+	}
+	slots := r.s.slots[:E]
+	for e := range slots {
+		slots[e] = slots[e][:0]
+	}
 	for s, e := range ids {
 		slots[e] = append(slots[e], int32(s))
 	}

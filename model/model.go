@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/dseek-ai/dseek/dtype"
 	"github.com/dseek-ai/dseek/gguf"
@@ -150,12 +151,43 @@ func (m *Model) Describe() string { return m.arch.describe() }
 // batch seen and is reused; one State must not be used by two Forward calls
 // at once.
 type State struct {
-	ws  kernels.Workspace
-	buf map[string][]float32
+	ws     kernels.Workspace
+	buf    map[string][]float32
+	ibuf   map[string][]int32
+	worker [][]float32 // per-worker scratch of the attention loops
+	kv     kvRows
+	slots  [][]int32 // MoE: batch slots routed to each expert
+	mu     sync.Mutex
 }
 
 // NewState returns an empty State.
-func NewState() *State { return &State{buf: map[string][]float32{}} }
+func NewState() *State {
+	return &State{buf: map[string][]float32{}, ibuf: map[string][]int32{}, kv: kvRows{bySeq: map[kvcache.SeqID][]float32{}}}
+}
+
+// geti returns the named int32 scratch buffer with length n.
+func (s *State) geti(name string, n int) []int32 {
+	b := s.ibuf[name]
+	if cap(b) < n {
+		b = make([]int32, n)
+		s.ibuf[name] = b
+	}
+	return b[:n]
+}
+
+// workerBuf returns worker w's scratch slice of length n; safe to call from
+// the pool's workers concurrently.
+func (s *State) workerBuf(w, n int) []float32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.worker) <= w {
+		s.worker = append(s.worker, nil)
+	}
+	if cap(s.worker[w]) < n {
+		s.worker[w] = make([]float32, n+n/2)
+	}
+	return s.worker[w][:n]
+}
 
 // get returns the named scratch buffer with length n (contents undefined).
 func (s *State) get(name string, n int) []float32 {
