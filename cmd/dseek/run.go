@@ -92,7 +92,7 @@ Ctrl-C stops the current answer and keeps the session.`,
 				return err
 			}
 			defer e.Close()
-			c, err := newChatter(e, ro, params)
+			c, err := newChatter(e, ro, params, cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
@@ -130,9 +130,11 @@ type chatter struct {
 	out     io.Writer
 }
 
-func newChatter(e *engine.Engine, ro runOptions, p sampler.Params) (*chatter, error) {
-	c := &chatter{e: e, seq: e.NewSequence(), opt: ro, params: p, out: os.Stdout, show: ro.think == "show"}
-	c.tty = term.IsTerminal(int(os.Stdout.Fd()))
+func newChatter(e *engine.Engine, ro runOptions, p sampler.Params, out io.Writer) (*chatter, error) {
+	c := &chatter{e: e, seq: e.NewSequence(), opt: ro, params: p, out: out, show: ro.think == "show"}
+	if f, ok := out.(*os.File); ok {
+		c.tty = term.IsTerminal(int(f.Fd()))
+	}
 	if ro.think == "off" {
 		f := false
 		c.think = &f
