@@ -1,7 +1,11 @@
 package model
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
+
+	"github.com/dseek-ai/dseek/dtype"
 
 	"github.com/dseek-ai/dseek/kernels"
 )
@@ -25,13 +29,15 @@ type ds2Layer struct {
 
 	wkvA    kernels.Matrix // [kv_lora_rank + rope, n_embd]
 	kvANorm []float32      // [kv_lora_rank]
-	// Up-projections of the latent. Either attn_kv_b
+	// Up-projections of the latent. Files have either attn_kv_b
 	// [n_head·(nope+v), kv_lora_rank] (per head: nope rows of W_UK, then v rows
-	// of W_UV), or the split llama.cpp 2025 layout attn_k_b
+	// of W_UV), or llama.cpp's 2025 split layout attn_k_b
 	// [n_head·kv_lora_rank, nope] (W_UKᵀ per head) and attn_v_b
-	// [n_head·v, kv_lora_rank].
+	// [n_head·v, kv_lora_rank]. Absorbed attention needs W_UKᵀ; for attn_kv_b
+	// files it is built once at load (transposeUK).
 	wkvB     kernels.Matrix
-	wkB, wvB kernels.Matrix
+	wkB      kernels.Matrix // W_UKᵀ per head [n_head·kv_lora_rank, nope]
+	wvB      kernels.Matrix // attn_v_b, or unset when W_UV lives in wkvB
 	splitKVB bool
 	wo       kernels.Matrix // [n_embd, n_head·v]
 
@@ -67,6 +73,12 @@ func bindDeepseek2(b *binder, c *Config) *deepseek2 {
 			L.wvB = b.experts(p+"attn_v_b.weight", H, vd, kvl)
 		} else {
 			L.wkvB = b.matrix(p+"attn_kv_b.weight", H*(nope+vd), kvl)
+			if b.err == nil {
+				var err error
+				if L.wkB, err = transposeUK(&L.wkvB, H, nope, vd, kvl); err != nil {
+					b.fail(fmt.Errorf("model: %sattn_kv_b.weight: %w", p, err))
+				}
+			}
 		}
 		L.wo = b.matrix(p+"attn_output.weight", c.NEmbd, H*vd)
 		if il < c.NLayerDenseLead {
@@ -206,47 +218,22 @@ func (d *deepseek2) attention(r *run, il int, h, out []float32) error {
 func (d *deepseek2) absorbQ(r *run, L *ds2Layer, q, qAbs []float32) error {
 	c := d.cfg
 	n := r.n
-	H, nope, rope, kvl, vd := c.NHead, c.QKNopeHeadDim, c.QKRopeHeadDim, c.KVLoraRank, c.VHeadDim
-	qd := nope + rope
-	if L.splitKVB {
-		// attn_k_b holds W_UKᵀ per head: [kv_lora, nope] rows; a plain matmul.
-		xin := r.s.get("absorb_in", n*nope)
-		yout := r.s.get("absorb_out", n*kvl)
-		for hh := 0; hh < H; hh++ {
-			for t := 0; t < n; t++ {
-				copy(xin[t*nope:(t+1)*nope], q[(t*H+hh)*qd:(t*H+hh)*qd+nope])
-			}
-			wk := L.wkB.SubRows(hh*kvl, (hh+1)*kvl)
-			if err := r.matmul(&wk, xin, n, yout); err != nil {
-				return fmt.Errorf("attn_k_b: %w", err)
-			}
-			for t := 0; t < n; t++ {
-				copy(qAbs[(t*H+hh)*kvl:(t*H+hh+1)*kvl], yout[t*kvl:(t+1)*kvl])
-			}
+	H, nope, kvl := c.NHead, c.QKNopeHeadDim, c.KVLoraRank
+	qd := nope + c.QKRopeHeadDim
+	// W_UKᵀ per head: [kv_lora, nope] rows; one product per head.
+	xin := r.s.get("absorb_in", n*nope)
+	yout := r.s.get("absorb_out", n*kvl)
+	for hh := 0; hh < H; hh++ {
+		for t := 0; t < n; t++ {
+			copy(xin[t*nope:(t+1)*nope], q[(t*H+hh)*qd:(t*H+hh)*qd+nope])
 		}
-		return nil
-	}
-	// attn_kv_b rows h·(nope+v)+i, i < nope, are W_UK[h][i, :]: accumulate
-	// q_nope[t, h, i] · row into qAbs[t, h] (a transposed product), one
-	// dequantised row at a time, heads split across the pool.
-	clear(qAbs[:n*H*kvl])
-	var ferr firstErr
-	r.pool.ForWorker(H, 1, func(w, lo, hi int) {
-		row := r.s.ws.Local(w, kvl)
-		for hh := lo; hh < hi; hh++ {
-			for i := 0; i < nope; i++ {
-				if err := kernels.DequantizeRow(&L.wkvB, hh*(nope+vd)+i, row); err != nil {
-					ferr.set(err)
-					return
-				}
-				for t := 0; t < n; t++ {
-					kernels.Axpy(q[(t*H+hh)*qd+i], row, qAbs[(t*H+hh)*kvl:(t*H+hh+1)*kvl])
-				}
-			}
+		wk := L.wkB.SubRows(hh*kvl, (hh+1)*kvl)
+		if err := r.matmul(&wk, xin, n, yout); err != nil {
+			return fmt.Errorf("W_UK: %w", err)
 		}
-	})
-	if err := ferr.get(); err != nil {
-		return fmt.Errorf("attn_kv_b: %w", err)
+		for t := 0; t < n; t++ {
+			copy(qAbs[(t*H+hh)*kvl:(t*H+hh+1)*kvl], yout[t*kvl:(t+1)*kvl])
+		}
 	}
 	return nil
 }
@@ -276,4 +263,43 @@ func (d *deepseek2) expandV(r *run, L *ds2Layer, oLat, o []float32) error {
 		}
 	}
 	return nil
+}
+
+// transposeUK builds W_UKᵀ per head from attn_kv_b: for head h, rows
+// h·(nope+v) .. h·(nope+v)+nope-1 of kv_b are W_UK[h] [nope, kv_lora]; the
+// result holds W_UK[h]ᵀ [kv_lora, nope] at rows h·kv_lora, as one matrix
+// [n_head·kv_lora, nope]. Float weights keep their type (the transpose is
+// exact); block-quantized ones are dequantized and stored as F16, since a
+// transposed block format cannot be formed without requantizing (ik_llama.cpp
+// prepares its wk_b the same way, in Q8_0). This copy is made once at load.
+func transposeUK(kvb *kernels.Matrix, H, nope, vd, kvl int) (kernels.Matrix, error) {
+	t := kvb.Type
+	if t != dtype.F32 && t != dtype.BF16 {
+		t = dtype.F16
+	}
+	es := 2
+	if t == dtype.F32 {
+		es = 4
+	}
+	data := make([]byte, H*kvl*nope*es)
+	row := make([]float32, kvl)
+	for h := 0; h < H; h++ {
+		for i := 0; i < nope; i++ {
+			if err := kernels.DequantizeRow(kvb, h*(nope+vd)+i, row); err != nil {
+				return kernels.Matrix{}, err
+			}
+			for c, v := range row {
+				off := ((h*kvl+c)*nope + i) * es
+				switch t {
+				case dtype.F32:
+					binary.LittleEndian.PutUint32(data[off:], math.Float32bits(v))
+				case dtype.BF16:
+					binary.LittleEndian.PutUint16(data[off:], uint16(math.Float32bits(v)>>16))
+				default:
+					binary.LittleEndian.PutUint16(data[off:], kernels.F32ToF16(v))
+				}
+			}
+		}
+	}
+	return kernels.NewMatrix(t, H*kvl, nope, data)
 }
