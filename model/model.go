@@ -157,6 +157,7 @@ type State struct {
 	worker [][]float32 // per-worker scratch of the attention loops
 	kv     kvRows
 	slots  [][]int32 // MoE: batch slots routed to each expert
+	mla    []mlaSeq  // MLA: the batch's sequences
 	mu     sync.Mutex
 }
 
