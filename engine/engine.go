@@ -22,7 +22,7 @@ type Options struct {
 	Threads   int               // compute threads; 0 = number of CPUs
 	CtxSize   int               // KV cache capacity in tokens across all sequences; 0 = min(model context, 4096)
 	KVF32     bool              // store the KV cache as float32 instead of float16 (llama.cpp's default)
-	Precision kernels.Precision // activation precision for F16/BF16 weights
+	Precision kernels.Precision // activation precision for F16/BF16 weights (zero: auto)
 	NoMmap    bool              // read tensors into memory instead of mapping the file
 	UBatch    int               // prompt tokens per forward pass; 0 = 512
 	// RouterHook is passed to model.Options (tests and tracing).

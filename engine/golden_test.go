@@ -81,7 +81,7 @@ func TestGoldenLlamaCpp(t *testing.T) {
 	for _, c := range idx.Cases {
 		c := c
 		t.Run(c.Family+"-"+c.Quant+"/"+c.Case, func(t *testing.T) {
-			e := loadEngine(t, c.Model, Options{Precision: kernels.PrecisionGGML})
+			e := loadEngine(t, c.Model, Options{}) // what a user gets by default
 			g, err := fixtures.LoadGolden(c.JSON)
 			if err != nil {
 				t.Fatal(err)
@@ -221,38 +221,61 @@ func TestGoldenDSRef(t *testing.T) {
 	t.Logf("dsref fixtures:\n%s", strings.Join(report, "\n"))
 }
 
-// TestRouting compares the router decisions with the .moe.json files where
-// the k-th and (k+1)-th selection scores are apart by more than 1e-3.
+// TestRouting compares the router decisions with the .moe.json files: the
+// chosen expert sets must match wherever the golden k-th and (k+1)-th
+// selection scores differ by more than 1e-3 (fixtures README). Against
+// llama.cpp a share of mismatches is tolerated, because rounding noise
+// upstream of the router (chaotic in these random models) moves scores across
+// gaps: the fixtures' independent implementation that emulates llama.cpp's
+// roundings misses up to 6.3% of the decisions of the quantized files (23/400
+// on ds2-lite-tiny-Q4_K_M len200, reports/refcheck_dev.json) and 1/128 on F16
+// files, while the one that does not emulate them misses up to 20%. The
+// bounds sit between the two. Against DeepSeek's reference, computed in
+// float32 like dseek, every set and every weight must match.
 func TestRouting(t *testing.T) {
 	dir, err := fixtures.Dir()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, ref := range []struct {
-		index string
-		dsref bool
-		opt   Options
+		index    string
+		dsref    bool
+		opt      Options
+		maxMiss  float64 // share of checked decisions that may differ
+		weightTo float64 // weight tolerance (0: not checked)
 	}{
-		{filepath.Join(dir, "golden", "index.json"), false, Options{Precision: kernels.PrecisionGGML}},
-		{filepath.Join(dir, "dsref", "golden", "index.json"), true, Options{KVF32: true}},
+		{filepath.Join(dir, "golden", "index.json"), false, Options{}, 0.10, 0},
+		{filepath.Join(dir, "dsref", "golden", "index.json"), true, Options{KVF32: true, Precision: kernels.PrecisionF32}, 0, 1e-4},
 	} {
 		idx, err := fixtures.LoadIndex(ref.index, ref.dsref)
 		if err != nil {
 			t.Fatal(err)
 		}
+		seen := map[string]bool{}
 		for _, c := range idx.Cases {
-			if c.MoE == "" || (c.Case != "len9" && c.Case != "len64") {
+			if c.MoE == "" || c.Kind != "ids" || seen[c.MoE] {
 				continue
 			}
+			seen[c.MoE] = true
 			c := c
 			t.Run(c.Family+"-"+c.Quant+"/"+c.Case, func(t *testing.T) {
-				checkRouting(t, c, ref.opt)
+				checked, missed := checkRouting(t, c, ref.opt, ref.weightTo)
+				if checked == 0 {
+					t.Fatal("no routing decision was checked")
+				}
+				allowed := ref.maxMiss
+				if isF16(c.Quant) && allowed > 0.02 {
+					allowed = 0.02
+				}
+				if float64(missed) > allowed*float64(checked) {
+					t.Errorf("%d of %d router decisions differ (allowed %.0f%%)", missed, checked, 100*allowed)
+				}
 			})
 		}
 	}
 }
 
-func checkRouting(t *testing.T, c fixtures.Case, opt Options) {
+func checkRouting(t *testing.T, c fixtures.Case, opt Options, weightTol float64) (checked, missed int) {
 	moe, err := fixtures.LoadMoE(c.MoE)
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +295,6 @@ func checkRouting(t *testing.T, c fixtures.Case, opt Options) {
 	}
 	defer e.Close()
 	runLogits(t, e, g.InputIDs)
-	checked := 0
 	for l := 0; l < e.Model.Config.NLayer; l++ {
 		topk, ok := moe[fmt.Sprintf("ffn_moe_topk-%d", l)]
 		if !ok {
@@ -282,15 +304,13 @@ func checkRouting(t *testing.T, c fixtures.Case, opt Options) {
 		if sel.Data == nil {
 			sel = moe[fmt.Sprintf("ffn_moe_probs-%d", l)]
 		}
+		_, grouped := moe[fmt.Sprintf("ffn_moe_groups-%d", l)]
 		wts := moe[fmt.Sprintf("ffn_moe_weights_scaled-%d", l)]
 		for p := range topk.Data {
 			k := len(topk.Data[p])
-			if gr, ok := moe[fmt.Sprintf("ffn_moe_groups-%d", l)]; ok && len(gr.Data) > p {
-				_ = gr // grouped models: scores outside chosen groups are masked; compare sets directly
-			}
 			scores := append([]float64{}, sel.Data[p]...)
 			sort.Sort(sort.Reverse(sort.Float64Slice(scores)))
-			if _, grouped := moe[fmt.Sprintf("ffn_moe_groups-%d", l)]; !grouped && k < len(scores) && scores[k-1]-scores[k] <= 1e-3 {
+			if !grouped && k < len(scores) && scores[k-1]-scores[k] <= 1e-3 {
 				continue // near tie
 			}
 			r, ok := got[key{l, p}]
@@ -302,18 +322,27 @@ func checkRouting(t *testing.T, c fixtures.Case, opt Options) {
 			for _, v := range topk.Data[p] {
 				want[int32(v)] = true
 			}
+			same := len(r.Selected) == len(want)
+			for _, id := range r.Selected {
+				same = same && want[id]
+			}
+			if !same {
+				missed++
+				t.Logf("layer %d position %d: selected %v, golden %v", l, p, r.Selected, topk.Data[p])
+				continue
+			}
+			if weightTol == 0 {
+				continue
+			}
 			for j, id := range r.Selected {
-				if !want[id] {
-					t.Errorf("layer %d position %d: selected %v, golden %v", l, p, r.Selected, topk.Data[p])
-					break
+				if int32(topk.Data[p][j]) != id {
+					continue // same set, different order (equal scores)
 				}
-				if w := wts.Data[p][j]; math.Abs(float64(r.Weights[j])-w) > 2e-2*math.Max(1, math.Abs(w)) && int32(topk.Data[p][j]) == id {
-					t.Errorf("layer %d position %d expert %d: weight %.5f, golden %.5f", l, p, id, r.Weights[j], w)
+				if w := wts.Data[p][j]; math.Abs(float64(r.Weights[j])-w) > weightTol {
+					t.Errorf("layer %d position %d expert %d: weight %.6f, golden %.6f", l, p, id, r.Weights[j], w)
 				}
 			}
 		}
 	}
-	if checked == 0 {
-		t.Fatal("no routing decision was checked")
-	}
+	return checked, missed
 }

@@ -53,10 +53,17 @@ func (m *Matrix) SubRows(r0, r1 int) Matrix {
 type Precision int
 
 const (
+	// PrecisionAuto (the zero value) rounds activations to f16 for F16
+	// weights, as ggml does — an 11-bit mantissa costs at most ~1e-2 in the
+	// logits and reproduces llama.cpp's numbers — but keeps them float32 for
+	// BF16 weights, where ggml's rounding to bf16 (8-bit mantissa) flips
+	// MoE routing decisions and moves logits by O(1) against DeepSeek's
+	// reference (measured on the dsref fixtures).
+	PrecisionAuto Precision = iota
 	// PrecisionF32 keeps activations in float32 for F16/BF16 weights: the
 	// product is exact float32 math on the stored weights, as DeepSeek's
 	// reference implementation computes.
-	PrecisionF32 Precision = iota
+	PrecisionF32
 	// PrecisionGGML rounds activations to the weight's own type first (F16 or
 	// BF16), as ggml's vec_dot_type does, to reproduce llama.cpp's numbers.
 	PrecisionGGML
@@ -68,9 +75,14 @@ func (m *Matrix) ActType(p Precision) dtype.Type {
 	switch m.Type {
 	case dtype.F32:
 		return dtype.F32
-	case dtype.F16, dtype.BF16:
+	case dtype.F16:
+		if p == PrecisionF32 {
+			return dtype.F32
+		}
+		return dtype.F16
+	case dtype.BF16:
 		if p == PrecisionGGML {
-			return m.Type
+			return dtype.BF16
 		}
 		return dtype.F32
 	}

@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 
+	"github.com/dseek-ai/dseek/dtype"
+
 	"github.com/dseek-ai/dseek/kernels"
 )
 
@@ -86,7 +88,7 @@ func addBias(x, b []float32, n int) {
 }
 
 // attention is causal grouped-query attention over the cached K and V
-// (Ainslie et al. 2023). With PrecisionGGML, q is rounded to f16 before q·k
+// (Ainslie et al. 2023). With an F16 cache, q is rounded to f16 before q·k
 // and the probabilities before ·V, as llama.cpp does with its F16 cache.
 func (d *dense) attention(r *run, il int, h, out []float32) error {
 	c := d.cfg
@@ -111,7 +113,9 @@ func (d *dense) attention(r *run, il int, h, out []float32) error {
 	addBias(k, L.bk, n)
 	addBias(v, L.bv, n)
 	cs := r.s.get("rope", c.Rope.NDims)
-	ggml := r.m.opt.Precision == kernels.PrecisionGGML
+	// With an F16 cache, llama.cpp's attention rounds q to f16 for q·k and the
+	// probabilities to f16 for ·V; do the same so the numbers agree.
+	ggml := r.cache.Config().Type == dtype.F16
 	for t := 0; t < n; t++ {
 		r.m.rope.CosSin(int(r.b.Pos[t]), cs)
 		for hh := 0; hh < H; hh++ {

@@ -51,7 +51,7 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl.IntVarP(&f.threads, "threads", "t", 0, "compute threads (0 = all cores)")
 	fl.IntVarP(&f.ctxSize, "ctx-size", "c", 0, "KV cache size in tokens (0 = min(model context, 4096))")
 	fl.StringVar(&f.kvType, "kv-type", "f16", "KV cache element type: f16 or f32")
-	fl.StringVar(&f.precision, "precision", "f32", "activations for F16/BF16 weights: f32 (exact) or ggml (rounded like llama.cpp)")
+	fl.StringVar(&f.precision, "precision", "auto", "activations for F16/BF16 weights: auto (f16 for F16 weights as llama.cpp, f32 for BF16), f32 (exact), or ggml (rounded to the weight type, as llama.cpp)")
 	fl.BoolVar(&f.noMmap, "no-mmap", false, "read the model into memory instead of memory-mapping it")
 	fl.IntVarP(&f.ubatch, "ubatch-size", "u", 512, "prompt tokens per forward pass")
 }
@@ -66,12 +66,14 @@ func (f *modelFlags) options() (engine.Options, error) {
 		return o, fmt.Errorf("--kv-type %q: want f16 or f32", f.kvType)
 	}
 	switch f.precision {
+	case "auto":
+		o.Precision = kernels.PrecisionAuto
 	case "f32":
 		o.Precision = kernels.PrecisionF32
 	case "ggml":
 		o.Precision = kernels.PrecisionGGML
 	default:
-		return o, fmt.Errorf("--precision %q: want f32 or ggml", f.precision)
+		return o, fmt.Errorf("--precision %q: want auto, f32 or ggml", f.precision)
 	}
 	if f.ubatch <= 0 {
 		return o, fmt.Errorf("--ubatch-size must be positive")
