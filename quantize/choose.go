@@ -59,9 +59,9 @@ type Chooser struct {
 	def       dtype.Type
 	hasOutput bool // the model has output.weight (not tied to token_embd)
 
-	nAttnV, iAttnV                            int
-	nFFNDown, iFFNDown, iFFNGate, iFFNUp      int
-	nFallback, nKQuantized                    int
+	nAttnV, iAttnV                       int
+	nFFNDown, iFFNDown, iFFNGate, iFFNUp int
+	nFallback, nKQuantized               int
 }
 
 // NewChooser prepares the type choice of ft for model m whose tensors are

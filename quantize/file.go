@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 
 	"github.com/dseek-ai/dseek/dtype"
 	"github.com/dseek-ai/dseek/gguf"
@@ -34,6 +33,9 @@ type Options struct {
 	// Progress, if set, is called after every chunk with the input tensor
 	// bytes processed so far and their total.
 	Progress func(done, total int64)
+	// mapped: the input's tensor data are views into a file mapping whose
+	// consumed pages may be dropped (set by File).
+	mapped bool
 }
 
 // Result summarises a quantization.
@@ -114,7 +116,7 @@ func Write(ctx context.Context, in *gguf.File, w io.Writer, ft FileType, opt Opt
 		threads = runtime.NumCPU()
 	}
 	for _, c := range choices {
-		n, err := writeTensor(ctx, gw, in, c, threads, p)
+		n, err := writeTensor(ctx, gw, in, c, threads, p, opt.mapped)
 		if err != nil {
 			return nil, fmt.Errorf("quantize: tensor %s: %w", c.Name, err)
 		}
@@ -174,7 +176,7 @@ func (p *progress) add(n int64) {
 }
 
 // writeTensor streams one tensor's new bytes into gw and returns their count.
-func writeTensor(ctx context.Context, gw *gguf.Writer, in *gguf.File, c Choice, threads int, p *progress) (int64, error) {
+func writeTensor(ctx context.Context, gw *gguf.Writer, in *gguf.File, c Choice, threads int, p *progress, mapped bool) (int64, error) {
 	src, ok := in.Tensor(c.Name)
 	if !ok {
 		return 0, errors.New("tensor vanished")
@@ -183,6 +185,9 @@ func writeTensor(ctx context.Context, gw *gguf.Writer, in *gguf.File, c Choice, 
 	if err != nil {
 		return 0, err
 	}
+	if mapped {
+		defer dropPages(data)
+	}
 	if !c.Convert {
 		if err := gw.WriteTensorFrom(c.Name, bytes.NewReader(data)); err != nil {
 			return 0, err
@@ -190,118 +195,36 @@ func writeTensor(ctx context.Context, gw *gguf.Writer, in *gguf.File, c Choice, 
 		p.add(int64(len(data)))
 		return int64(len(data)), nil
 	}
-	r := &encodeReader{ctx: ctx, c: c, src: data, threads: threads, p: p}
-	if err := r.init(); err != nil {
+	inRow, _ := c.Type.RowBytes(int64(c.Dims[0]))
+	info := gguf.TensorInfo{Dims: c.Dims}
+	rows := info.Rows()
+	if int64(len(data)) != inRow*rows {
+		return 0, fmt.Errorf("source holds %d bytes, want %d", len(data), inRow*rows)
+	}
+	n := int64(c.Dims[0])
+	fill := func(lo, hi int64, dst []float32) error {
+		for i := lo; i < hi; i++ {
+			if err := quant.Dequantize(c.Type, data[i*inRow:(i+1)*inRow], dst[(i-lo)*n:(i-lo+1)*n]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var done int64
+	r, err := NewRowReader(ctx, c.NewType, int64(c.Dims[0]), rows, threads, fill, func(n int64) {
+		if mapped {
+			dropPages(data[done*inRow : (done+n)*inRow])
+		}
+		done += n
+		p.add(n * inRow)
+	})
+	if err != nil {
 		return 0, err
 	}
 	if err := gw.WriteTensorFrom(c.Name, r); err != nil {
-		if r.err != nil {
-			return 0, r.err
-		}
 		return 0, err
 	}
-	return r.outTotal, nil
-}
-
-// chunkElems is the target number of elements re-encoded per chunk.
-const chunkElems = 1 << 20
-
-// encodeReader re-encodes a tensor chunk by chunk of rows as it is read.
-type encodeReader struct {
-	ctx      context.Context
-	c        Choice
-	src      []byte
-	threads  int
-	p        *progress
-	inRow    int64 // bytes per source row
-	outRow   int64 // bytes per output row
-	rows     int64
-	next     int64 // next row to encode
-	buf      []byte
-	pos      int
-	outTotal int64
-	err      error
-}
-
-func (r *encodeReader) init() error {
-	var err error
-	if r.inRow, err = r.c.Type.RowBytes(int64(r.c.Dims[0])); err != nil {
-		return err
-	}
-	if r.outRow, err = r.c.NewType.RowBytes(int64(r.c.Dims[0])); err != nil {
-		return err
-	}
-	t := gguf.TensorInfo{Dims: r.c.Dims}
-	r.rows = t.Rows()
-	if int64(len(r.src)) != r.inRow*r.rows {
-		return fmt.Errorf("source holds %d bytes, want %d", len(r.src), r.inRow*r.rows)
-	}
-	return nil
-}
-
-func (r *encodeReader) Read(b []byte) (int, error) {
-	if r.pos == len(r.buf) {
-		if r.next == r.rows {
-			return 0, io.EOF
-		}
-		if err := r.fill(); err != nil {
-			r.err = err
-			return 0, err
-		}
-	}
-	n := copy(b, r.buf[r.pos:])
-	r.pos += n
-	return n, nil
-}
-
-// fill encodes the next chunk of rows into buf, spread over the threads.
-func (r *encodeReader) fill() error {
-	if err := r.ctx.Err(); err != nil {
-		return err
-	}
-	per := max(int64(1), chunkElems/int64(r.c.Dims[0]))
-	n := min(per*int64(r.threads), r.rows-r.next)
-	if cap(r.buf) < int(n*r.outRow) {
-		r.buf = make([]byte, n*r.outRow)
-	}
-	r.buf, r.pos = r.buf[:n*r.outRow], 0
-	first := r.next
-	var wg sync.WaitGroup
-	errs := make([]error, r.threads)
-	step := (n + int64(r.threads) - 1) / int64(r.threads)
-	for w := range r.threads {
-		lo, hi := first+int64(w)*step, min(first+int64(w+1)*step, first+n)
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[w] = r.encodeRows(lo, hi, r.buf[(lo-first)*r.outRow:(hi-first)*r.outRow])
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	r.next += n
-	r.outTotal += n * r.outRow
-	r.p.add(n * r.inRow)
-	return nil
-}
-
-// encodeRows decodes source rows [lo, hi) to float32 and encodes them.
-func (r *encodeReader) encodeRows(lo, hi int64, dst []byte) error {
-	f := make([]float32, r.c.Dims[0])
-	for i := lo; i < hi; i++ {
-		if err := quant.Dequantize(r.c.Type, r.src[i*r.inRow:(i+1)*r.inRow], f); err != nil {
-			return err
-		}
-		if err := quant.Quantize(r.c.NewType, f, dst[(i-lo)*r.outRow:(i-lo+1)*r.outRow]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.Size(), nil
 }
 
 // File quantizes the GGUF model at inPath (part 1 of a split model works
@@ -320,6 +243,7 @@ func File(ctx context.Context, inPath, outPath string, ft FileType, opt Options)
 		return nil, err
 	}
 	defer os.Remove(tmp.Name())
+	opt.mapped = true
 	res, err := Write(ctx, in, tmp, ft, opt)
 	if err == nil {
 		err = tmp.Sync()

@@ -20,6 +20,8 @@ const (
 
 // TestQuantizedLogits quantizes the F16 fixtures with File and runs the
 // results against llama.cpp's golden logits of the same family and type.
+// (ds3-tiny's quantized goldens are outside these tiers for dseek's engine
+// on llama-quantize's own files too, see TestQuantizedDS3SameLogits.)
 func TestQuantizedLogits(t *testing.T) {
 	dir, err := fixtures.Dir()
 	if err != nil {
@@ -29,7 +31,7 @@ func TestQuantizedLogits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ family, typ string }{{"qwen2-tiny", "Q4_K_M"}, {"ds3-tiny", "Q8_0"}, {"llama-tiny", "Q4_K_M"}} {
+	for _, c := range []struct{ family, typ string }{{"qwen2-tiny", "Q4_K_M"}, {"qwen2-tiny", "Q8_0"}, {"llama-tiny", "Q4_K_M"}, {"llama-tiny", "Q8_0"}} {
 		ft, _ := ParseFileType(c.typ)
 		out := filepath.Join(t.TempDir(), c.family+"-"+c.typ+".gguf")
 		res, err := File(context.Background(), filepath.Join(dir, "models", c.family+"-F16.gguf"), out, ft, Options{})
@@ -79,5 +81,37 @@ func TestQuantizedLogits(t *testing.T) {
 		if checked != 2 {
 			t.Errorf("%s-%s: %d golden cases checked, want 2", c.family, c.typ, checked)
 		}
+	}
+}
+
+// TestQuantizedDS3SameLogits checks that dseek's Q4_K_M of ds3-tiny gives
+// the engine exactly the logits of llama-quantize's Q4_K_M file.
+func TestQuantizedDS3SameLogits(t *testing.T) {
+	dir, err := fixtures.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "ds3.gguf")
+	if _, err := File(context.Background(), filepath.Join(dir, "models", "ds3-tiny-F16.gguf"), out, MostlyQ4_K_M, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	ids := []int32{1, 20, 300, 4000 % 1033, 7, 1016, 99}
+	var logits [2][]float32
+	for i, p := range []string{out, filepath.Join(dir, "models", "ds3-tiny-Q4_K_M.gguf")} {
+		e, err := engine.Load(context.Background(), p, engine.Options{Precision: kernels.PrecisionGGML})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := e.NewSequence()
+		logits[i], err = s.Eval(context.Background(), ids, true)
+		s.Close()
+		e.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := fixtures.Compare(logits[0], logits[1], len(ids), len(logits[0])/len(ids))
+	if m.MaxAbs != 0 {
+		t.Errorf("logits differ from llama-quantize's file: max |Δ| %g", m.MaxAbs)
 	}
 }

@@ -216,7 +216,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{[]string{"run", "-p", "hi"}, "no model"},
 		{[]string{"run", "-m", bad, "-p", "hi"}, "magic"},
-		{[]string{"run", "-m", "/nonexistent.gguf", "-p", "hi"}, "no such file"},
+		{[]string{"run", "-m", "/nonexistent.gguf", "-p", "hi"}, "does not exist"},
 		{[]string{"logits", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--tokens", "1,x", "-o", "-"}, "not a token id"},
 		{[]string{"logits", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--tokens", "1,99999", "-o", "-"}, "outside the vocabulary"},
 		{[]string{"run", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--kv-type", "q4", "-p", "x"}, "--kv-type"},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dseek-ai/dseek/engine"
 	"github.com/dseek-ai/dseek/kernels"
+	"github.com/dseek-ai/dseek/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -47,7 +48,7 @@ type modelFlags struct {
 
 func (f *modelFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVarP(&f.model, "model", "m", "", "model: path to a GGUF file (part 1 of a split model)")
+	fl.StringVarP(&f.model, "model", "m", "", "model: path to a GGUF file (part 1 of a split model) or a name from dseek list")
 	fl.IntVarP(&f.threads, "threads", "t", 0, "compute threads (0 = all cores)")
 	fl.IntVarP(&f.ctxSize, "ctx-size", "c", 0, "KV cache size in tokens (0 = min(model context, 4096))")
 	fl.StringVar(&f.kvType, "kv-type", "f16", "KV cache element type: f16 or f32")
@@ -81,15 +82,25 @@ func (f *modelFlags) options() (engine.Options, error) {
 	return o, nil
 }
 
-func (f *modelFlags) load(cmd *cobra.Command) (*engine.Engine, error) {
+// path resolves -m: a GGUF path, or the name of a model in the local store
+// (see dseek list / dseek pull).
+func (f *modelFlags) path() (string, error) {
 	if f.model == "" {
-		return nil, fmt.Errorf("no model: pass -m path/to/model.gguf")
+		return "", fmt.Errorf("no model: pass -m path/to/model.gguf or a name from dseek list")
+	}
+	return store.Resolve(f.model)
+}
+
+func (f *modelFlags) load(cmd *cobra.Command) (*engine.Engine, error) {
+	path, err := f.path()
+	if err != nil {
+		return nil, err
 	}
 	opt, err := f.options()
 	if err != nil {
 		return nil, err
 	}
-	return engine.Load(cmd.Context(), f.model, opt)
+	return engine.Load(cmd.Context(), path, opt)
 }
 
 // parseBoolFlag parses "true"/"false"/"1"/"0".

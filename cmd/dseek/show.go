@@ -12,6 +12,7 @@ import (
 	"github.com/dseek-ai/dseek/dtype"
 	"github.com/dseek-ai/dseek/gguf"
 	"github.com/dseek-ai/dseek/model"
+	"github.com/dseek-ai/dseek/store"
 )
 
 // modelInfo is what `dseek show` reports.
@@ -51,9 +52,13 @@ func newShowCmd() *cobra.Command {
 				path = args[0]
 			}
 			if path == "" {
-				return fmt.Errorf("no model: pass -m path/to/model.gguf")
+				return fmt.Errorf("no model: pass -m path/to/model.gguf or a name from dseek list")
 			}
-			info, err := inspect(path)
+			resolved, err := store.Resolve(path)
+			if err != nil {
+				return err
+			}
+			info, err := inspect(resolved)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+func init() { extraCommands = append(extraCommands, newListCmd) }
+
+func newListCmd() *cobra.Command {
+	var dir string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the models in the local store",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(dir)
+			if err != nil {
+				return err
+			}
+			ms, err := st.List()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(ms)
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tSIZE\tQUANT\tARCH\tMODIFIED")
+			for _, m := range ms {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", m.Name, humanBytes(m.Size), m.Quant, m.Arch, m.Modified.Local().Format("2006-01-02 15:04"))
+			}
+			return w.Flush()
+		},
+	}
+	addModelsDir(cmd, &dir)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the manifests as JSON")
+	return cmd
+}

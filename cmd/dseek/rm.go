@@ -1,0 +1,33 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func init() { extraCommands = append(extraCommands, newRmCmd) }
+
+func newRmCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "rm NAME...",
+		Short: "Remove models from the local store (files other names still use are kept)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(dir)
+			if err != nil {
+				return err
+			}
+			for _, n := range args {
+				if err := st.Remove(n); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", n)
+			}
+			return nil
+		},
+	}
+	addModelsDir(cmd, &dir)
+	return cmd
+}
