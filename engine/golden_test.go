@@ -224,14 +224,16 @@ func TestGoldenDSRef(t *testing.T) {
 // TestRouting compares the router decisions with the .moe.json files: the
 // chosen expert sets must match wherever the golden k-th and (k+1)-th
 // selection scores differ by more than 1e-3 (fixtures README). Against
-// llama.cpp a share of mismatches is tolerated, because rounding noise
-// upstream of the router (chaotic in these random models) moves scores across
-// gaps: the fixtures' independent implementation that emulates llama.cpp's
-// roundings misses up to 6.3% of the decisions of the quantized files (23/400
-// on ds2-lite-tiny-Q4_K_M len200, reports/refcheck_dev.json) and 1/128 on F16
-// files, while the one that does not emulate them misses up to 20%. The
-// bounds sit between the two. Against DeepSeek's reference, computed in
-// float32 like dseek, every set and every weight must match.
+// llama.cpp, rounding noise upstream of the router (chaotic in these random
+// models) moves scores across gaps as a prompt goes on: even the fixtures'
+// independent implementation that emulates llama.cpp's roundings misses up to
+// 6.3% of the decisions on the long prompts of the quantized files (23/400 on
+// ds2-lite-tiny-Q4_K_M len200, reports/refcheck_dev.json), and how many
+// depends on float summation order. So quantized files are checked on the
+// short prompts (len1, len9), where every decision must match, and F16 files
+// on every prompt with at most 2% differing (the emulating implementation:
+// 1/128). Against DeepSeek's reference, computed in float32 like dseek, every
+// set and every weight must match.
 func TestRouting(t *testing.T) {
 	dir, err := fixtures.Dir()
 	if err != nil {
@@ -244,7 +246,7 @@ func TestRouting(t *testing.T) {
 		maxMiss  float64 // share of checked decisions that may differ
 		weightTo float64 // weight tolerance (0: not checked)
 	}{
-		{filepath.Join(dir, "golden", "index.json"), false, Options{}, 0.10, 0},
+		{filepath.Join(dir, "golden", "index.json"), false, Options{}, 0.02, 0},
 		{filepath.Join(dir, "dsref", "golden", "index.json"), true, Options{KVF32: true, Precision: kernels.PrecisionF32}, 0, 1e-4},
 	} {
 		idx, err := fixtures.LoadIndex(ref.index, ref.dsref)
@@ -256,6 +258,9 @@ func TestRouting(t *testing.T) {
 			if c.MoE == "" || c.Kind != "ids" || seen[c.MoE] {
 				continue
 			}
+			if !ref.dsref && !isF16(c.Quant) && c.Case != "len1" && c.Case != "len9" {
+				continue
+			}
 			seen[c.MoE] = true
 			c := c
 			t.Run(c.Family+"-"+c.Quant+"/"+c.Case, func(t *testing.T) {
@@ -264,8 +269,8 @@ func TestRouting(t *testing.T) {
 					t.Fatal("no routing decision was checked")
 				}
 				allowed := ref.maxMiss
-				if isF16(c.Quant) && allowed > 0.02 {
-					allowed = 0.02
+				if !isF16(c.Quant) {
+					allowed = 0
 				}
 				if float64(missed) > allowed*float64(checked) {
 					t.Errorf("%d of %d router decisions differ (allowed %.0f%%)", missed, checked, 100*allowed)
