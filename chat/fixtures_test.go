@@ -5,36 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dseek-ai/dseek/internal/fixtures"
 	"io"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
-// fixturesDir returns ../shared/fixtures relative to the directory holding
-// go.mod. A missing fixture directory fails the test.
-func fixturesDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(fx); err != nil {
-		t.Fatalf("fixtures missing: %v", err)
-	}
-	return fx
-}
+// fixturesDir is the shared fixtures directory; a missing one fails the test.
+func fixturesDir(t testing.TB) string { return fixtures.MustDir(t) }
 
 // readJSON decodes a JSON file into v, failing the test on error.
 func readJSON(t testing.TB, path string, v any) {

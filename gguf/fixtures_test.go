@@ -3,6 +3,7 @@ package gguf
 import (
 	"bufio"
 	"fmt"
+	"github.com/dseek-ai/dseek/internal/fixtures"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,30 +13,8 @@ import (
 	"unicode/utf8"
 )
 
-// fixturesDir locates ../shared/fixtures relative to the module root (the
-// directory holding go.mod). A missing fixture directory fails the test.
-func fixturesDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(filepath.Join(fx, "models", "METADATA.md")); err != nil {
-		t.Fatalf("fixtures missing: %v", err)
-	}
-	return fx
-}
+// fixturesDir is the shared fixtures directory; a missing one fails the test.
+func fixturesDir(t testing.TB) string { return fixtures.MustDir(t) }
 
 // fixtureGGUFs lists every GGUF under models/, dsref/gguf/ and tokenizer/.
 func fixtureGGUFs(t testing.TB) []string {

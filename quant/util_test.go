@@ -2,9 +2,9 @@ package quant
 
 import (
 	"encoding/binary"
+	"github.com/dseek-ai/dseek/internal/fixtures"
 	"math"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/dseek-ai/dseek/dtype"
@@ -16,30 +16,8 @@ var weightTypes = []dtype.Type{
 	dtype.Q2_K, dtype.Q3_K, dtype.Q4_K, dtype.Q5_K, dtype.Q6_K, dtype.IQ4_NL, dtype.IQ4_XS,
 }
 
-// fixturesDir returns ../shared/fixtures relative to the module root (the
-// directory holding go.mod). A missing directory fails the test.
-func fixturesDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(fx); err != nil {
-		t.Fatalf("fixtures missing: %v", err)
-	}
-	return fx
-}
+// fixturesDir is the shared fixtures directory; a missing one fails the test.
+func fixturesDir(t testing.TB) string { return fixtures.MustDir(t) }
 
 // readFile reads a file or fails the test.
 func readFile(t testing.TB, path string) []byte {

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/dseek-ai/dseek/internal/fixtures"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,30 +16,8 @@ import (
 	"github.com/dseek-ai/dseek/gguf"
 )
 
-// fixturesDir locates ../shared/fixtures next to the module root (the
-// directory holding go.mod). A missing fixture directory fails the test.
-func fixturesDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(fx); err != nil {
-		t.Fatalf("fixtures missing: %v", err)
-	}
-	return fx
-}
+// fixturesDir is the shared fixtures directory; a missing one fails the test.
+func fixturesDir(t testing.TB) string { return fixtures.MustDir(t) }
 
 // fixture returns the path of a file under the fixtures dir, failing the
 // test when it does not exist.
