@@ -21,7 +21,7 @@ var allowed = map[string][]string{
 	"quant":             {"dtype"},
 	"gguf":              {"dtype", "internal/mmap"},
 	"kernels":           {"dtype", "quant", "internal/impl"},
-	"kvcache":           {"dtype", "quant"},
+	"kvcache":           {"dtype", "kernels"},
 	"model":             {"dtype", "gguf", "kernels", "kvcache"},
 	"tokenizer":         {"gguf"},
 	"sampler":           {},

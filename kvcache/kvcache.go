@@ -19,7 +19,7 @@ import (
 	"fmt"
 
 	"github.com/dseek-ai/dseek/dtype"
-	"github.com/dseek-ai/dseek/quant"
+	"github.com/dseek-ai/dseek/kernels"
 )
 
 // ErrFull is returned when a sequence needs more pages than the cache has free.
@@ -270,10 +270,7 @@ func (c *Cache) Write(s SeqID, layer, pos int, row []float32) {
 		copy(p.f32[off:off+c.cfg.Width], row)
 		return
 	}
-	dst := p.f16[off : off+c.cfg.Width]
-	for i, v := range row[:c.cfg.Width] {
-		dst[i] = quant.F32ToF16(v)
-	}
+	kernels.F32ToF16Row(p.f16[off:off+c.cfg.Width], row[:c.cfg.Width])
 }
 
 // Span returns the stored rows of (s, layer) from position pos to the end of

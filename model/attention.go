@@ -62,9 +62,7 @@ func gatherKV(r *run, il, width int) (*kvRows, error) {
 			if f32 != nil {
 				copy(out, f32[:cnt*width])
 			} else {
-				for i := range out {
-					out[i] = kernels.F16ToF32(f16[i])
-				}
+				kernels.F16ToF32Row(out, f16[:cnt*width])
 			}
 			pos += cnt
 		}

@@ -79,13 +79,16 @@ func (m *meta) uint(k string, def int, required bool) int {
 	}
 	if v > math.MaxInt32 {
 		if m.err == nil {
-			m.err = fmt.Errorf("model: %s = %d is out of range", m.key(k), v)
+			m.err = fmt.Errorf("%s = %d is out of range", m.key(k), v)
 		}
 		return def
 	}
 	return int(v)
 }
 
+// float reads a number; a value that is not finite as a float32 (NaN, ±Inf,
+// or beyond float32's range) is an error naming the key, since it would turn
+// every logit into NaN.
 func (m *meta) float(k string, def float32) float32 {
 	v, err := m.f.Float(m.key(k))
 	if err != nil {
@@ -94,7 +97,20 @@ func (m *meta) float(k string, def float32) float32 {
 		}
 		return def
 	}
-	return float32(v)
+	f := float32(v)
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		if m.err == nil {
+			m.err = fmt.Errorf("%s = %v is not a finite number", m.key(k), v)
+		}
+		return def
+	}
+	return f
+}
+
+// has reports whether the key is present.
+func (m *meta) has(k string) bool {
+	_, ok := m.f.Lookup(m.key(k))
+	return ok
 }
 
 func (m *meta) bool(k string, def bool) bool {
@@ -111,6 +127,9 @@ func (m *meta) bool(k string, def bool) bool {
 func (m *meta) str(k string) string {
 	v, err := m.f.String(m.key(k))
 	if err != nil {
+		if !errors.Is(err, gguf.ErrKeyNotFound) && m.err == nil {
+			m.err = err
+		}
 		return ""
 	}
 	return v
@@ -155,6 +174,9 @@ func ReadConfig(f *gguf.File) (*Config, error) {
 	c.HeadDimK = m.uint("attention.key_length", c.NEmbd/c.NHead, false)
 	c.HeadDimV = m.uint("attention.value_length", c.NEmbd/c.NHead, false)
 
+	if c.RMSNormEps < 0 {
+		return nil, fmt.Errorf("model: %s.attention.layer_norm_rms_epsilon %g must not be negative", arch, c.RMSNormEps)
+	}
 	c.RopeScale = m.str("rope.scaling.type")
 	c.Rope = kernels.RopeParams{
 		Mode:       kernels.RopeNormal,
@@ -164,18 +186,36 @@ func ReadConfig(f *gguf.File) (*Config, error) {
 		BetaFast:   m.float("rope.scaling.yarn_beta_fast", 32),
 		BetaSlow:   m.float("rope.scaling.yarn_beta_slow", 1),
 	}
+	if m.err != nil {
+		return nil, fmt.Errorf("model: %w", m.err)
+	}
+	if c.Rope.FreqBase <= 0 {
+		return nil, fmt.Errorf("model: %s.rope.freq_base %g must be positive", arch, c.Rope.FreqBase)
+	}
 	if arch == "qwen2" {
 		c.Rope.Mode = kernels.RopeNeoX
 	}
+	// llama.cpp llama_model::load_hparams: the scaling type defaults to
+	// "linear"; the factor is rope.scaling.factor or the older
+	// rope.scale_linear (both the factor, freq_scale = 1/factor), 0 or
+	// absent meaning 1; type "none" never scales (llama_context).
 	switch c.RopeScale {
-	case "", "none":
-	case "linear", "yarn":
-		factor := m.float("rope.scaling.factor", 0)
-		if factor <= 0 {
-			factor = 1 / m.float("rope.scale_linear", 1)
+	case "none":
+	case "", "linear", "yarn":
+		var factor float32
+		if m.has("rope.scaling.factor") {
+			factor = m.float("rope.scaling.factor", 0)
+		} else {
+			factor = m.float("rope.scale_linear", 0)
 		}
-		if factor <= 0 || math.IsInf(float64(factor), 0) || math.IsNaN(float64(factor)) {
-			return nil, fmt.Errorf("model: %s.rope.scaling.factor must be positive", arch)
+		if m.err != nil {
+			return nil, fmt.Errorf("model: %w", m.err)
+		}
+		if factor < 0 {
+			return nil, fmt.Errorf("model: %s.rope.scaling.factor %g must be positive", arch, factor)
+		}
+		if factor == 0 {
+			factor = 1
 		}
 		c.YaRNFactor = factor
 		c.Rope.FreqScale = 1 / factor
