@@ -112,12 +112,11 @@ func (d *dense) attention(r *run, il int, h, out []float32) error {
 	addBias(q, L.bq, n)
 	addBias(k, L.bk, n)
 	addBias(v, L.bv, n)
-	cs := r.s.get("rope", c.Rope.NDims)
 	// With an F16 cache, llama.cpp's attention rounds q to f16 for q·k and the
 	// probabilities to f16 for ·V; do the same so the numbers agree.
 	ggml := r.cache.Config().Type == dtype.F16
 	for t := 0; t < n; t++ {
-		r.m.rope.CosSin(int(r.b.Pos[t]), cs)
+		cs := r.ropeCS(t)
 		for hh := 0; hh < H; hh++ {
 			r.m.rope.Apply(q[(t*H+hh)*hk:(t*H+hh+1)*hk], cs)
 		}

@@ -65,11 +65,10 @@ func (d *deepseek2) attention(r *run, il int, h, out []float32) error {
 	if err := r.matmul(&L.wkvA, h, n, kv); err != nil {
 		return fmt.Errorf("model: blk.%d.attn_kv_a_mqa: %w", il, err)
 	}
-	cs := r.s.get("rope", rope)
 	for t := 0; t < n; t++ {
 		row := kv[t*(kvl+rope) : (t+1)*(kvl+rope)]
 		kernels.RMSNorm(row[:kvl], row[:kvl], L.kvANorm, c.RMSNormEps)
-		r.m.rope.CosSin(int(r.b.Pos[t]), cs)
+		cs := r.ropeCS(t)
 		r.m.rope.Apply(row[kvl:], cs)
 		for hh := 0; hh < H; hh++ {
 			r.m.rope.Apply(q[(t*H+hh)*qd+nope:(t*H+hh+1)*qd], cs)

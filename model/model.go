@@ -208,7 +208,15 @@ type run struct {
 	s     *State
 	b     *Batch
 	cache *kvcache.Cache
-	n     int // tokens in the batch
+	n     int       // tokens in the batch
+	rope  []float32 // [n, rope dims] cos/sin pairs of each token's position
+}
+
+// ropeCS returns the rope cos/sin pairs of batch token t (computed once per
+// forward pass, shared by all layers).
+func (r *run) ropeCS(t int) []float32 {
+	d := r.m.Config.Rope.NDims
+	return r.rope[t*d : (t+1)*d]
 }
 
 func (r *run) matmul(w *kernels.Matrix, x []float32, n int, y []float32) error {
@@ -295,6 +303,11 @@ func (m *Model) forward(r *run, logits []float32) error {
 		if err := kernels.DequantizeRow(&m.tokEmbd, int(tok), x[i*c.NEmbd:(i+1)*c.NEmbd]); err != nil {
 			return fmt.Errorf("model: token_embd: %w", err)
 		}
+	}
+	d := c.Rope.NDims
+	r.rope = r.s.get("rope", n*d)
+	for t := 0; t < n; t++ {
+		m.rope.CosSin(int(r.b.Pos[t]), r.rope[t*d:(t+1)*d])
 	}
 	h := r.s.get("h", n*c.NEmbd)
 	tmp := r.s.get("tmp", n*c.NEmbd)
