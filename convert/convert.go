@@ -245,6 +245,19 @@ func write(ctx context.Context, w io.Writer, l *kvList, p *planner, ft quantize.
 // writing a temporary file next to it and renaming it when complete (an
 // interrupted run leaves no partial out). Errors: as Convert.
 func ConvertFile(ctx context.Context, dir, out string, opt Options) (*Result, error) {
+	if st, err := os.Stat(out); err == nil {
+		if st.IsDir() {
+			// Found only at the final rename otherwise, after all the work.
+			return nil, fmt.Errorf("convert: output %s is a directory", out)
+		}
+		// The rename would replace a file of the checkpoint being read.
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if fi, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && os.SameFile(fi, st) {
+				return nil, fmt.Errorf("convert: output %s is %s of the checkpoint; write to another path", out, e.Name())
+			}
+		}
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
 	if err != nil {
 		return nil, err
@@ -253,6 +266,11 @@ func ConvertFile(ctx context.Context, dir, out string, opt Options) (*Result, er
 	res, err := Convert(ctx, dir, tmp, opt)
 	if err == nil {
 		err = tmp.Sync()
+	}
+	if err == nil {
+		// CreateTemp makes the file 0600; a model file is readable by all
+		// (other users, a server account), as llama.cpp's outputs are.
+		err = tmp.Chmod(0o644)
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr

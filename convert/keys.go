@@ -2,6 +2,7 @@ package convert
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/dseek-ai/dseek/quantize"
 )
@@ -24,14 +25,25 @@ func (l *kvList) add(key string, v any) { l.kvs = append(l.kvs, kv{key, v}) }
 // a adds an architecture-prefixed key.
 func (l *kvList) a(key string, v any) { l.add(l.arch+"."+key, v) }
 
+// u32 writes an integer entry; a negative or too large one is an error (it
+// used to wrap: hidden_size -256 became embedding_length 4294967040).
 func (l *kvList) u32(h hparams, hkey, key string) {
 	if v, ok := h.int(hkey); ok {
+		if v < 0 || v > math.MaxUint32 {
+			l.fail(fmt.Errorf("convert: config.json %q = %d is out of range", hkey, v))
+			return
+		}
 		l.a(key, uint32(v))
 	}
 }
 
+// f32 writes a number entry; one that is not finite as a float32 is an error.
 func (l *kvList) f32(h hparams, hkey, key string) {
 	if v, ok := h.float(hkey); ok {
+		if f := float32(v); math.IsInf(float64(f), 0) || math.IsNaN(float64(f)) {
+			l.fail(fmt.Errorf("convert: config.json %q = %v is not a finite float32", hkey, v))
+			return
+		}
 		l.a(key, float32(v))
 	}
 }

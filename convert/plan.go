@@ -43,13 +43,21 @@ type planner struct {
 	out      []outTensor
 	experts  map[int]map[string]map[int]source // layer -> base -> expert -> source
 	nPending map[int]int
+	layers   map[int]bool // layers with at least one tensor
 }
 
 func (p *planner) plan() error {
-	p.experts, p.nPending = map[int]map[string]map[int]source{}, map[int]int{}
+	p.experts, p.nPending, p.layers = map[int]map[string]map[int]source{}, map[int]int{}, map[int]bool{}
 	for _, name := range p.m.Names() {
 		if err := p.add(name); err != nil {
 			return err
+		}
+	}
+	// A num_hidden_layers above the checkpoint's layers used to give a GGUF
+	// whose block_count promises tensors it does not have.
+	for l := range int(p.nLayer) {
+		if !p.layers[l] {
+			return fmt.Errorf("convert: config.json gives %d layers but the checkpoint has no tensors for layer %d", p.nLayer, l)
 		}
 	}
 	for l, n := range p.nPending {
@@ -75,6 +83,9 @@ func (p *planner) add(name string) error {
 	}
 	if n.layer >= 0 && int64(n.layer) >= p.nLayer {
 		return nil // MTP layer, not kept (as convert_hf_to_gguf.py)
+	}
+	if n.layer >= 0 {
+		p.layers[n.layer] = true
 	}
 	src, err := p.source(name)
 	if err != nil {

@@ -82,6 +82,12 @@ func New(ctx context.Context, f *gguf.File, opt Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
+	// llama.cpp takes n_vocab from the token list and requires token_embd to
+	// match it; a mismatch would let the tokenizer emit ids the model has no
+	// row for, or the sampler pick ids the tokenizer cannot print.
+	if n := tok.VocabSize(); n != m.Config.NVocab {
+		return nil, fmt.Errorf("%s: tokenizer.ggml.tokens has %d tokens but the model's vocabulary (token_embd.weight) has %d", f.Path, n, m.Config.NVocab)
+	}
 	if opt.CtxSize <= 0 {
 		opt.CtxSize = min(m.Config.NCtxTrain, 4096)
 		if opt.CtxSize <= 0 {

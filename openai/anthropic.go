@@ -67,12 +67,32 @@ func (c *AnthContent) UnmarshalJSON(b []byte) error {
 		c.Blocks = []AnthBlock{{Type: "text", Text: s}}
 		return nil
 	case "array":
-		if err := json.Unmarshal(b, &c.Blocks); err != nil {
+		var raws []json.RawMessage
+		if err := json.Unmarshal(b, &raws); err != nil {
 			return typeError(b, reflect.TypeFor[AnthContent]())
+		}
+		c.Blocks = make([]AnthBlock, len(raws))
+		for i, r := range raws {
+			if err := json.Unmarshal(r, &c.Blocks[i]); err != nil {
+				return &json.UnmarshalTypeError{Value: blockProblem(r, i, err), Type: reflect.TypeFor[AnthContent]()}
+			}
 		}
 		return nil
 	}
 	return typeError(b, reflect.TypeFor[AnthContent]())
+}
+
+// blockProblem describes why element i of a content array is not a content
+// block, for the "got ..." of the error message.
+func blockProblem(raw []byte, i int, err error) string {
+	if k := kindOf(raw); k != "object" {
+		return fmt.Sprintf("an array holding a %s at [%d]", k, i)
+	}
+	var te *json.UnmarshalTypeError
+	if asTypeError(err, &te) && te.Field != "" {
+		return fmt.Sprintf("an array whose block [%d] has a %s %s", i, te.Value, te.Field)
+	}
+	return fmt.Sprintf("an array whose block [%d] is malformed: %v", i, err)
 }
 
 // Text joins the text blocks with "\n".
@@ -100,7 +120,16 @@ func (s *AnthSystem) UnmarshalJSON(b []byte) error {
 	switch kindOf(b) {
 	case "string", "array", "null":
 		if err := c.UnmarshalJSON(b); err != nil {
+			var te *json.UnmarshalTypeError
+			if asTypeError(err, &te) {
+				return &json.UnmarshalTypeError{Value: te.Value, Type: reflect.TypeFor[AnthSystem]()}
+			}
 			return typeError(b, reflect.TypeFor[AnthSystem]())
+		}
+		for i, blk := range c.Blocks {
+			if blk.Type != "text" {
+				return &fieldError{field: fmt.Sprintf("system[%d].type", i), msg: fmt.Sprintf("%q blocks are not supported in the system prompt (text only)", blk.Type)}
+			}
 		}
 		s.Text = c.Text()
 		return nil
@@ -243,6 +272,13 @@ func (m *AnthMessage) validate(path string) *Error {
 			}
 			if b.ToolUseID == "" {
 				return Invalid(p+".tool_use_id", "is required")
+			}
+			if b.Content != nil {
+				for k, rb := range b.Content.Blocks {
+					if rb.Type != "text" {
+						return Invalid(fmt.Sprintf("%s.content[%d].type", p, k), "%q blocks are not supported in a tool result (text only)", rb.Type)
+					}
+				}
 			}
 		default:
 			return Invalid(p+".type", "%q blocks are not supported (text, thinking, tool_use, tool_result)", b.Type)

@@ -3,7 +3,9 @@ package openai
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"strings"
 )
 
 // Content is a message content: a string, null, or an array of content
@@ -80,8 +82,15 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 		c.present = true
 		return json.Unmarshal(b, &c.Text)
 	case "array":
-		if err := json.Unmarshal(b, &c.Parts); err != nil {
+		var raws []json.RawMessage
+		if err := json.Unmarshal(b, &raws); err != nil {
 			return typeError(b, reflect.TypeFor[Content]())
+		}
+		c.Parts = make([]ContentPart, len(raws))
+		for i, r := range raws {
+			if err := json.Unmarshal(r, &c.Parts[i]); err != nil {
+				return &json.UnmarshalTypeError{Value: partProblem(r, i, err), Type: reflect.TypeFor[Content]()}
+			}
 		}
 		c.IsArray, c.present = true, true
 		for i, p := range c.Parts {
@@ -95,6 +104,19 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	return typeError(b, reflect.TypeFor[Content]())
+}
+
+// partProblem describes why element i of an array content is not a content
+// part, for the "got ..." of the error message.
+func partProblem(raw []byte, i int, err error) string {
+	if k := kindOf(raw); k != "object" {
+		return fmt.Sprintf("an array holding a %s at [%d]", k, i)
+	}
+	var te *json.UnmarshalTypeError
+	if asTypeError(err, &te) && te.Field != "" {
+		return fmt.Sprintf("an array whose part [%d] has a %s %s", i, te.Value, te.Field)
+	}
+	return fmt.Sprintf("an array whose part [%d] is malformed", i)
 }
 
 // MarshalJSON writes the content as a string (null when Null).
@@ -164,9 +186,12 @@ func (j *JSONText) UnmarshalJSON(b []byte) error {
 // field.
 func decodeStrict(data []byte, v any) *Error {
 	if err := json.Unmarshal(data, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if asTypeError(err, &te) && te.Field != "" {
+			te.Field = indexedField(data, reflect.TypeOf(v), te.Field)
+		}
 		if e := decodeError(err, data); e != nil {
-			var te *json.UnmarshalTypeError
-			if asTypeError(err, &te) && te.Type != nil {
+			if te != nil && te.Type != nil {
 				if w, ok := wantText[te.Type]; ok {
 					return Invalid(te.Field, "expected %s, got %s", w, te.Value)
 				}
@@ -187,4 +212,69 @@ func asTypeError(err error, te **json.UnmarshalTypeError) bool {
 		*te = t
 	}
 	return ok
+}
+
+// indexedField adds array indexes to field, the dotted path of a decoding
+// error (encoding/json's UnmarshalTypeError.Field has none: "messages.content"
+// for the content of any message). It walks data along the path and, at each
+// array of structs, re-decodes the elements one by one to find the first that
+// fails, giving e.g. "messages[2].content". t is the type decoded into. When
+// the walk cannot follow the path (a key spelled in another case, a custom
+// unmarshaler) the rest of field is kept as it is.
+func indexedField(data []byte, t reflect.Type, field string) string {
+	seg, rest, _ := strings.Cut(field, ".")
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	sf, ok := jsonField(t, seg)
+	if !ok {
+		return field
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) != nil {
+		return field
+	}
+	raw, ok := obj[seg]
+	if !ok {
+		return field
+	}
+	ft := sf.Type
+	for ft.Kind() == reflect.Pointer {
+		ft = ft.Elem()
+	}
+	if ft.Kind() == reflect.Slice && kindOf(raw) == "array" && !reflect.PointerTo(ft).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		var elems []json.RawMessage
+		if json.Unmarshal(raw, &elems) != nil {
+			return field
+		}
+		for i, el := range elems {
+			if json.Unmarshal(el, reflect.New(ft.Elem()).Interface()) != nil {
+				p := fmt.Sprintf("%s[%d]", seg, i)
+				if rest == "" {
+					return p
+				}
+				return p + "." + indexedField(el, ft.Elem(), rest)
+			}
+		}
+		return field
+	}
+	if rest == "" {
+		return seg
+	}
+	return seg + "." + indexedField(raw, ft, rest)
+}
+
+// jsonField finds the field of struct type t whose JSON name is name.
+func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
+	if t.Kind() != reflect.Struct {
+		return reflect.StructField{}, false
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == name || (tag == "" && f.Name == name) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }

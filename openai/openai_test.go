@@ -18,7 +18,11 @@ func TestChatRequestErrorsNameTheField(t *testing.T) {
 		{`{"messages":[{"role":"wizard","content":"x"}]}`, "messages[0].role"},
 		{`{"messages":[{"content":"x"}]}`, "messages[0].role"},
 		{`{"messages":[{"role":"user"}]}`, "messages[0].content"},
-		{`{"messages":[{"role":"user","content":5}]}`, "messages.content"},
+		{`{"messages":[{"role":"user","content":5}]}`, "messages[0].content"},
+		{`{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":[5]}]}`, "messages[2].content"},
+		{`{"messages":[{"role":"user","content":"a"},{"role":"user","content":[{"type":"text","text":5}]}]}`, "messages[1].content"},
+		{`{"messages":[{"role":"user","content":"a"},{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f"}},{"type":"function","function":{"name":5}}]}]}`, "messages[1].tool_calls[1].function.name"},
+		{`{` + okMsgs + `,"tools":[{"type":"function","function":{"name":"f"}},{"type":"function","function":{"name":"g","description":5}}]}`, "tools[1].function.description"},
 		{`{"messages":[{"role":"user","content":[{"type":"image_url"}]}]}`, "messages[0].content[0].type"},
 		{`{"messages":[{"role":"user","content":"a"},{"role":"tool","content":"r"}]}`, "messages[1].tool_call_id"},
 		{`{"messages":[{"role":"assistant","content":"a","prefix":true},{"role":"user","content":"b"}]}`, "messages[0].prefix"},
@@ -172,7 +176,8 @@ func TestMessagesRequest(t *testing.T) {
 		`{"max_tokens":10,"messages":[{"role":"user","content":"x"}],"temperature":1.5}`:                        "temperature",
 		`{"max_tokens":10,"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"tool","name":"g"}}`: "tool_choice.name",
 		`{"max_tokens":10,"messages":[{"role":"user","content":"x"}],"tools":[{"name":"f"}]}`:                   "tools[0].input_schema",
-		`{"max_tokens":10,"messages":[{"role":"user","content":7}]}`:                                            "messages.content",
+		`{"max_tokens":10,"messages":[{"role":"user","content":7}]}`:                                            "messages[0].content",
+		`{"max_tokens":10,"messages":[{"role":"user","content":"x"},{"role":"assistant","content":7}]}`:         "messages[1].content",
 	} {
 		_, err := ParseMessagesRequest([]byte(body))
 		if err == nil || err.Param != param {
@@ -214,4 +219,44 @@ func FuzzParseRequests(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestContentPartErrorSaysWhy: an array content with a bad element used to
+// answer "expected ... an array of content parts, got array", which names the
+// right kind and so explains nothing; the message must say which element is
+// wrong and how.
+func TestContentPartErrorSaysWhy(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"messages":[{"role":"user","content":[5]}]}`:                              "got an array holding a number at [0]",
+		`{"messages":[{"role":"user","content":[{"type":"text","text":"a"},"b"]}]}`: "got an array holding a string at [1]",
+		`{"messages":[{"role":"user","content":[{"type":"text","text":5}]}]}`:       "got an array whose part [0] has a number text",
+	} {
+		_, err := ParseChatRequest([]byte(body))
+		if err == nil || !strings.Contains(err.Message, want) || err.Param != "messages[0].content" {
+			t.Errorf("%s: error %v, want param messages[0].content and %q", body, err, want)
+		}
+	}
+}
+
+// TestAnthropicBlocksRefusedOrExplained: image blocks in the system prompt or
+// inside a tool_result used to be dropped silently (the answer ignored them
+// with a 200); a malformed block array said only "got array".
+func TestAnthropicBlocksRefusedOrExplained(t *testing.T) {
+	for body, want := range map[string][2]string{
+		`{"max_tokens":5,"system":[{"type":"text","text":"a"},{"type":"image","source":{}}],"messages":[{"role":"user","content":"x"}]}`:  {"system[1].type", `"image" blocks are not supported`},
+		`{"max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"image"}]}]}]}`: {"messages[0].content[0].content[0].type", `"image" blocks are not supported`},
+		`{"max_tokens":5,"messages":[{"role":"user","content":"a"},{"role":"assistant","content":[5]}]}`:                                  {"messages[1].content", "got an array holding a number at [0]"},
+		`{"max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":7}]}]}`:                                              {"messages[0].content", "block [0] has a number text"},
+		`{"max_tokens":5,"system":[{"type":"text","text":7}],"messages":[{"role":"user","content":"x"}]}`:                                 {"system", "block [0] has a number text"},
+	} {
+		_, err := ParseMessagesRequest([]byte(body))
+		if err == nil || err.Param != want[0] || !strings.Contains(err.Message, want[1]) {
+			t.Errorf("%s: error %v, want param %q and %q", body, err, want[0], want[1])
+		}
+	}
+	// text-only system blocks and tool results still pass
+	ok := `{"max_tokens":5,"system":[{"type":"text","text":"a"}],"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"r"}]}]}]}`
+	if _, err := ParseMessagesRequest([]byte(ok)); err != nil {
+		t.Errorf("%s: %v", ok, err)
+	}
 }

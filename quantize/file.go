@@ -233,6 +233,9 @@ func writeTensor(ctx context.Context, gw *gguf.Writer, in *gguf.File, c Choice, 
 // an interrupted run never leaves a partial outPath. Errors: as Write,
 // plus opening/creating the files.
 func File(ctx context.Context, inPath, outPath string, ft FileType, opt Options) (*Result, error) {
+	if err := checkOutPath(inPath, outPath); err != nil {
+		return nil, err
+	}
 	in, err := gguf.Open(inPath)
 	if err != nil {
 		return nil, err
@@ -248,6 +251,11 @@ func File(ctx context.Context, inPath, outPath string, ft FileType, opt Options)
 	if err == nil {
 		err = tmp.Sync()
 	}
+	if err == nil {
+		// CreateTemp makes the file 0600; a model file is readable by all
+		// (other users, a server account), as llama-quantize's outputs are.
+		err = tmp.Chmod(0o644)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -255,4 +263,30 @@ func File(ctx context.Context, inPath, outPath string, ft FileType, opt Options)
 		return nil, err
 	}
 	return res, os.Rename(tmp.Name(), outPath)
+}
+
+// checkOutPath refuses an output path that is a directory (found only at the
+// final rename otherwise, after all the work) or that is the input file or
+// one of its split parts: the rename would replace the source model with
+// its own quantization.
+func checkOutPath(inPath, outPath string) error {
+	ost, err := os.Stat(outPath)
+	if err != nil {
+		return nil // a new file
+	}
+	if ost.IsDir() {
+		return fmt.Errorf("quantize: output %s is a directory", outPath)
+	}
+	ins := []string{inPath}
+	if prefix, _, count, ok := gguf.ParseSplitPath(inPath); ok {
+		for i := range count {
+			ins = append(ins, gguf.SplitPath(prefix, i, count))
+		}
+	}
+	for _, p := range ins {
+		if ist, err := os.Stat(p); err == nil && os.SameFile(ist, ost) {
+			return fmt.Errorf("quantize: output %s is the input file %s; write to another path", outPath, p)
+		}
+	}
+	return nil
 }

@@ -27,6 +27,12 @@ func TestAuth(t *testing.T) {
 		{"/v1/chat/completions", chatBody, []string{"Authorization", "Bearer wrong"}, 401},
 		{"/v1/chat/completions", chatBody, []string{"Authorization", "Bearer sekret"}, 200},
 		{"/v1/chat/completions", chatBody, []string{"x-api-key", "sekret"}, 200},
+		// The auth scheme is case-insensitive (RFC 9110 §11.1); lowercase
+		// "bearer" used to be treated as no key at all.
+		{"/v1/chat/completions", chatBody, []string{"Authorization", "bearer sekret"}, 200},
+		{"/v1/chat/completions", chatBody, []string{"Authorization", "BEARER  sekret "}, 200},
+		{"/v1/chat/completions", chatBody, []string{"Authorization", "Basic c2VrcmV0"}, 401},
+		{"/v1/chat/completions", chatBody, []string{"Authorization", "Bearer"}, 401},
 		{"/v1/messages", map[string]any{"max_tokens": 1, "messages": userMsgs("hi")}, []string{"x-api-key", "sekret"}, 200},
 		{"/v1/messages", map[string]any{"max_tokens": 1, "messages": userMsgs("hi")}, []string{"x-api-key", "nope"}, 401},
 	} {

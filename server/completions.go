@@ -73,6 +73,13 @@ func (s *Server) completionPrompt(req *openai.CompletionRequest) ([]int32, *open
 		return req.Prompt.Tokens, nil
 	}
 	text := req.Prompt.Text
+	n := len(text)
+	if req.Suffix != nil {
+		n += len(*req.Suffix)
+	}
+	if e := s.checkPromptBytes(n, "prompt"); e != nil {
+		return nil, e
+	}
 	if req.Suffix == nil {
 		ids := tok.Encode(text, !chat.StartsWithBOS(text, s.bos), true)
 		if len(ids) == 0 {

@@ -45,6 +45,9 @@ func (s *Server) renderChat(msgs []chat.Message, tools []chat.Tool, thinking *bo
 	if thinking != nil && !*thinking && !prefix && chat.EndsInReasoning(text) {
 		text += chat.TokEndThink + "\n\n"
 	}
+	if e := s.checkPromptBytes(len(text), "messages"); e != nil {
+		return nil, e
+	}
 	p := &chatPrompt{
 		text:      text,
 		tokens:    s.e.Tokenizer.EncodeSpans(text, !chat.StartsWithBOS(text, s.bos), spans),
@@ -53,6 +56,23 @@ func (s *Server) renderChat(msgs []chat.Message, tools []chat.Tool, thinking *bo
 		prefix:    prefix,
 	}
 	return p, nil
+}
+
+// checkPromptBytes refuses, before tokenizing, a prompt of n bytes that
+// cannot fit the context whatever its tokens (tokenizer.MaxTokenBytes gives
+// a lower bound on its token count). Tokenizing first let one 15 MB request
+// of spaces take 30 s and 4 GB only to be refused as too long.
+func (s *Server) checkPromptBytes(n int, param string) *openai.Error {
+	lim, mt := s.sched.MaxSeqLen(), s.e.Tokenizer.MaxTokenBytes()
+	if lim <= 0 || mt <= 0 {
+		return nil
+	}
+	if atLeast := (n + mt - 1) / mt; atLeast >= lim {
+		e := openai.Invalid(param, "prompt is longer than the context: the prompt has at least %d tokens and the context holds %d (prompt and completion)", atLeast, lim)
+		e.Code = "context_length_exceeded"
+		return e
+	}
+	return nil
 }
 
 // openaiMessages converts the request messages to chat messages.

@@ -27,6 +27,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -51,6 +52,12 @@ type Options struct {
 	APIKey string
 	// MaxBodyBytes bounds request bodies; 0 means 16 MiB.
 	MaxBodyBytes int64
+	// BodyTimeout bounds the time to receive a request body once its
+	// handler starts reading it (a client trickling bytes would otherwise
+	// hold the connection forever; the headers are bounded by the
+	// http.Server's ReadHeaderTimeout). 0 means 60 s. The deadline is
+	// lifted once the body is read, so it never cuts a long generation.
+	BodyTimeout time.Duration
 	// Template overrides the chat renderer with a built-in family name
 	// (chat.Builtin); "" uses the model's own template (chat.ForModel).
 	Template string
@@ -82,6 +89,9 @@ type Server struct {
 func New(e *engine.Engine, sched *engine.Scheduler, opt Options) (*Server, error) {
 	if opt.MaxBodyBytes <= 0 {
 		opt.MaxBodyBytes = 16 << 20
+	}
+	if opt.BodyTimeout <= 0 {
+		opt.BodyTimeout = 60 * time.Second
 	}
 	if opt.ModelName == "" {
 		opt.ModelName = strings.TrimSuffix(filepath.Base(e.File.Path), ".gguf")
@@ -178,15 +188,22 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 	want := []byte(s.opt.APIKey)
 	return func(w http.ResponseWriter, r *http.Request) {
 		got := r.Header.Get("x-api-key")
-		if h := r.Header.Get("Authorization"); got == "" && h != "" {
-			if k, ok := strings.CutPrefix(h, "Bearer "); ok {
+		scheme := ""
+		if h := strings.TrimSpace(r.Header.Get("Authorization")); got == "" && h != "" {
+			// The scheme is case-insensitive (RFC 9110 §11.1).
+			var k string
+			scheme, k, _ = strings.Cut(h, " ")
+			if strings.EqualFold(scheme, "Bearer") {
 				got = strings.TrimSpace(k)
 			}
 		}
 		if got == "" || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			msg := "missing API key: send Authorization: Bearer KEY (or x-api-key: KEY)"
-			if got != "" {
+			switch {
+			case got != "":
 				msg = "invalid API key"
+			case scheme != "" && !strings.EqualFold(scheme, "Bearer"):
+				msg = fmt.Sprintf("Authorization scheme %q is not supported: send Authorization: Bearer KEY (or x-api-key: KEY)", scheme)
 			}
 			writeError(w, r, &openai.Error{Status: http.StatusUnauthorized, Type: openai.TypeAuthentication, Code: "invalid_api_key", Message: msg})
 			return
@@ -195,14 +212,31 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// readBody reads the request body within MaxBodyBytes.
+// readBody reads the request body within MaxBodyBytes and BodyTimeout.
+// Writers that cannot set deadlines (httptest recorders) read without one.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *openai.Error) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.opt.BodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes))
+	if err == nil {
+		// Lift the deadline so it cannot touch the rest of the exchange
+		// (net/http's background read clears it too when it starts).
+		_ = rc.SetReadDeadline(time.Time{})
+	} else {
+		// Keep it, and close after the error reply: net/http otherwise tries
+		// to drain what is left of the body before replying, which waits on
+		// the same slow client.
+		w.Header().Set("Connection", "close")
+	}
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
 			return nil, &openai.Error{Status: http.StatusRequestEntityTooLarge, Type: openai.TypeInvalidRequest, Code: "request_too_large",
 				Message: fmt.Sprintf("request body exceeds %d bytes", mb.Limit)}
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, &openai.Error{Status: http.StatusRequestTimeout, Type: openai.TypeInvalidRequest, Code: "request_timeout",
+				Message: fmt.Sprintf("the request body did not arrive within %s", s.opt.BodyTimeout)}
 		}
 		return nil, openai.Invalid("", "reading the request body: %v", err)
 	}

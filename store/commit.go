@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,19 +92,23 @@ func (s *Store) Remove(name string) error {
 	if err != nil {
 		return err
 	}
-	n, _ := ParseName(m.Name)
-	if err := os.Remove(filepath.Join(s.manifestDir(), filepath.FromSlash(n.manifestRel()))); err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
+	// The files other names use, gathered before anything is removed: a
+	// List error after the manifest was gone used to leave the model's
+	// files behind with no name to remove them by. Unreadable manifests
+	// are skipped (their files cannot be known).
+	all, _ := s.List()
 	used := map[string]bool{}
-	all, err := s.List()
-	if err != nil {
-		return err
-	}
 	for _, o := range all {
+		if o.Name == m.Name {
+			continue
+		}
 		for _, f := range o.Files {
 			used[f.Path] = true
 		}
+	}
+	n, _ := ParseName(m.Name)
+	if err := os.Remove(filepath.Join(s.manifestDir(), filepath.FromSlash(n.manifestRel()))); err != nil {
+		return fmt.Errorf("store: %w", err)
 	}
 	for _, f := range m.Files {
 		if used[f.Path] {
@@ -135,10 +140,17 @@ func (s *Store) pruneDirs(dir string) {
 // store does not hold (the message says how to pull it), a path-like
 // argument that does not exist.
 func (s *Store) Resolve(nameOrPath string) (string, error) {
-	if st, err := os.Stat(nameOrPath); err == nil && !st.IsDir() {
+	st, err := os.Stat(nameOrPath)
+	if err == nil && !st.IsDir() {
 		return nameOrPath, nil
 	}
 	if looksLikePath(nameOrPath) {
+		switch {
+		case err == nil:
+			return "", fmt.Errorf("model path %s is a directory, not a GGUF file", nameOrPath)
+		case !errors.Is(err, fs.ErrNotExist):
+			return "", fmt.Errorf("model file %s: %w", nameOrPath, err)
+		}
 		return "", fmt.Errorf("model file %s does not exist", nameOrPath)
 	}
 	m, err := s.Get(nameOrPath)

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -184,11 +185,39 @@ func (s *Store) get(n Name) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeManifest(p, b)
+}
+
+// ErrCorrupt is returned (wrapped) for a manifest that does not decode or
+// names files outside the store's files/ directory.
+var ErrCorrupt = errors.New("corrupt manifest")
+
+// decodeManifest decodes the manifest file p and checks its paths: every
+// file and the model must be clean, relative, slash-separated paths under
+// files/ (Remove deletes them; a hand-edited or damaged manifest naming
+// "../x" used to make `dseek rm` delete files outside the store).
+func decodeManifest(p string, b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("store: corrupt manifest %s: %w", p, err)
+		return nil, fmt.Errorf("store: %w %s: %v", ErrCorrupt, p, err)
+	}
+	paths := []string{m.Model}
+	for _, f := range m.Files {
+		paths = append(paths, f.Path)
+	}
+	for _, q := range paths {
+		if !storePath(q) {
+			return nil, fmt.Errorf("store: %w %s: path %q is not under files/", ErrCorrupt, p, q)
+		}
 	}
 	return &m, nil
+}
+
+// storePath reports whether p is a clean slash-separated path below files/.
+func storePath(p string) bool {
+	rest, ok := strings.CutPrefix(p, "files/")
+	return ok && rest != "" && path.Clean(p) == p && !strings.Contains(p, "..") &&
+		!strings.Contains(p, "\\") && !strings.Contains(p, ":")
 }
 
 // getDefault picks the manifest of a name given without a tag: Q4_K_M if
@@ -221,9 +250,12 @@ func (s *Store) getDefault(n Name) (*Manifest, error) {
 	return s.get(n)
 }
 
-// List returns every stored manifest, sorted by name.
+// List returns every readable manifest, sorted by name. A manifest that
+// cannot be read does not stop the listing: the error (ErrCorrupt, wrapped
+// and joined, one per bad file) comes back with the others.
 func (s *Store) List() ([]*Manifest, error) {
 	var out []*Manifest
+	var bad []error
 	err := filepath.WalkDir(s.manifestDir(), func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
 			return err
@@ -232,13 +264,14 @@ func (s *Store) List() ([]*Manifest, error) {
 		if err != nil {
 			return err
 		}
-		var m Manifest
-		if err := json.Unmarshal(b, &m); err != nil {
-			return fmt.Errorf("store: corrupt manifest %s: %w", p, err)
+		m, err := decodeManifest(p, b)
+		if err != nil {
+			bad = append(bad, err) // keep listing the others
+			return nil
 		}
-		out = append(out, &m)
+		out = append(out, m)
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, err
+	return out, errors.Join(append([]error{err}, bad...)...)
 }

@@ -93,6 +93,10 @@ func TestPutGetListRemove(t *testing.T) {
 	if _, err := s.Resolve("missing.gguf"); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing path: %v", err)
 	}
+	// A directory was reported as "does not exist".
+	if _, err := s.Resolve(t.TempDir()); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("directory: %v", err)
+	}
 	if _, err := s.Resolve("hf.co/org/other"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "dseek pull") {
 		t.Errorf("missing name: %v", err)
 	}

@@ -1,7 +1,10 @@
 package tokenizer
 
 import (
+	"cmp"
 	"container/heap"
+	"slices"
+	"sort"
 	"strings"
 )
 
@@ -45,7 +48,30 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 // "<｜Assistant｜>" cannot inject a control token. addSpecial is as in Encode.
 // Ranges outside the text are clipped.
 func (t *Tokenizer) EncodeSpans(text string, addSpecial bool, plain [][2]int) []int32 {
-	return t.encode(text, addSpecial, plain)
+	return t.encode(text, addSpecial, normalizeRanges(plain))
+}
+
+// normalizeRanges returns the ranges sorted, with empty ones dropped and
+// overlapping or touching ones merged, so that overlaps can binary-search
+// them. (A linear scan per special-token occurrence made a rendered chat of
+// n turns cost O(n²): n spans times the n role tokens the template writes.)
+func normalizeRanges(rs [][2]int) [][2]int {
+	out := make([][2]int, 0, len(rs))
+	for _, r := range rs {
+		if r[0] < r[1] {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b [2]int) int { return cmp.Compare(a[0], b[0]) })
+	merged := out[:0]
+	for _, r := range out {
+		if n := len(merged); n > 0 && r[0] <= merged[n-1][1] {
+			merged[n-1][1] = max(merged[n-1][1], r[1])
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return merged
 }
 
 func (t *Tokenizer) encode(text string, addSpecial bool, plain [][2]int) []int32 {
@@ -122,14 +148,11 @@ func (t *Tokenizer) partition(text string, plain [][2]int) []fragment {
 	return frags
 }
 
-// overlaps reports whether [start, end) intersects one of the ranges.
+// overlaps reports whether [start, end) intersects one of the ranges, which
+// are sorted and disjoint (normalizeRanges).
 func overlaps(ranges [][2]int, start, end int) bool {
-	for _, r := range ranges {
-		if start < r[1] && r[0] < end {
-			return true
-		}
-	}
-	return false
+	i := sort.Search(len(ranges), func(i int) bool { return ranges[i][1] > start })
+	return i < len(ranges) && ranges[i][0] < end
 }
 
 // pairSet records which byte pairs (and single bytes) occur in a text, so

@@ -139,6 +139,7 @@ type Tokenizer struct {
 
 	ids            map[string]int32 // resolved special ids by name, absent = -1
 	addBOS, addEOS bool
+	maxTokenBytes  int // longest token text in bytes
 
 	cacheMu sync.Mutex
 	cache   map[string][]int32 // byte-level word -> ids
@@ -199,6 +200,7 @@ func (t *Tokenizer) loadTokens(v Vocab) {
 			s = fmt.Sprintf("[EMPTY_%d]", i)
 		}
 		t.texts[i] = s
+		t.maxTokenBytes = max(t.maxTokenBytes, len(s))
 		t.toID[s] = int32(i)
 		t.attrs[i] = AttrNormal
 		if v.Types != nil {
@@ -387,6 +389,14 @@ func (t *Tokenizer) Attr(id int32) Attr {
 
 // VocabSize returns the number of tokens (n_vocab).
 func (t *Tokenizer) VocabSize() int { return len(t.texts) }
+
+// MaxTokenBytes is the length in bytes of the longest token text. No token
+// stands for more input bytes than its text holds (a byte-level text is at
+// least as long as the bytes it decodes to; special tokens match their text
+// exactly; invalid UTF-8 only grows into U+FFFD), so a text of n bytes
+// encodes to at least ceil(n / MaxTokenBytes) tokens besides BOS/EOS: a
+// bound to refuse a prompt too long for a context without tokenizing it.
+func (t *Tokenizer) MaxTokenBytes() int { return t.maxTokenBytes }
 
 // TokenID returns the id whose stored text is exactly text.
 func (t *Tokenizer) TokenID(text string) (int32, bool) {

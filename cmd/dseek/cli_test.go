@@ -217,6 +217,21 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "-p", "hi"}, "no model"},
 		{[]string{"run", "-m", bad, "-p", "hi"}, "magic"},
 		{[]string{"run", "-m", "/nonexistent.gguf", "-p", "hi"}, "does not exist"},
+		// A directory used to be reported as "does not exist".
+		{[]string{"run", "-m", t.TempDir(), "-p", "hi"}, "is a directory"},
+		// -n 0 used to generate without limit (the engine reads 0 as none).
+		{[]string{"run", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "-n", "0", "-p", "x"}, "--n-predict 0"},
+		{[]string{"run", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "-n", "-5", "-p", "x"}, "--n-predict -5"},
+		// Out-of-range numbers used to be taken as the defaults (or, for
+		// -t, start that many workers).
+		{[]string{"run", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "-t", "-3", "-p", "x"}, "--threads -3"},
+		{[]string{"run", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "-t", "100000", "-p", "x"}, "--threads 100000"},
+		{[]string{"logits", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "-c", "-5", "--tokens", "1", "-o", "-"}, "--ctx-size -5"},
+		{[]string{"serve", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--addr", "127.0.0.1:0", "--queue", "-5"}, "--queue -5"},
+		{[]string{"serve", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--addr", "127.0.0.1:0", "--max-seq-len", "-5"}, "--max-seq-len -5"},
+		{[]string{"serve", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--addr", "127.0.0.1:0", "--cache-size", "-5"}, "--cache-size"},
+		{[]string{"serve", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--addr", "127.0.0.1:0", "--shutdown-timeout", "-1s"}, "--shutdown-timeout"},
+		{[]string{"serve", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--addr", "127.0.0.1:0", "--cache-save-interval", "-1s"}, "--cache-save-interval"},
 		{[]string{"logits", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--tokens", "1,x", "-o", "-"}, "not a token id"},
 		{[]string{"logits", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--tokens", "1,99999", "-o", "-"}, "outside the vocabulary"},
 		{[]string{"run", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--kv-type", "q4", "-p", "x"}, "--kv-type"},

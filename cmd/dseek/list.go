@@ -23,21 +23,25 @@ func newListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ms, err := st.List()
-			if err != nil {
-				return err
-			}
+			// A damaged manifest is reported after the readable ones.
+			ms, listErr := st.List()
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(ms)
+				if err := enc.Encode(ms); err != nil {
+					return err
+				}
+				return listErr
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tSIZE\tQUANT\tARCH\tMODIFIED")
 			for _, m := range ms {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", m.Name, humanBytes(m.Size), m.Quant, m.Arch, m.Modified.Local().Format("2006-01-02 15:04"))
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			return listErr
 		},
 	}
 	addModelsDir(cmd, &dir)

@@ -13,7 +13,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	ctx, stop := signalContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	cmd := newRootCmd()
 	if err := cmd.ExecuteContext(ctx); err != nil {
@@ -23,6 +23,29 @@ func main() {
 		}
 		fmt.Fprintln(os.Stderr, "dseek:", err)
 		os.Exit(1)
+	}
+}
+
+// signalContext is signal.NotifyContext whose first signal also gives the
+// signals back their default action, so that a second one ends a process
+// stuck in work that does not watch ctx (a chat template that loops for
+// ever, a long load). Otherwise `timeout`, `kill` and a second Ctrl-C were
+// all swallowed for the rest of the run.
+func signalContext(parent context.Context, sigs ...os.Signal) (context.Context, context.CancelFunc) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	ctx, cancel := context.WithCancel(parent)
+	go func() {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		signal.Stop(ch) // before cancel: once ctx is done, defaults are back
+		cancel()
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		cancel()
 	}
 }
 

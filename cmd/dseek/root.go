@@ -79,8 +79,19 @@ func (f *modelFlags) options() (engine.Options, error) {
 	if f.ubatch <= 0 {
 		return o, fmt.Errorf("--ubatch-size must be positive")
 	}
+	// Negative values used to mean the default silently; a huge thread count
+	// started that many workers (-t 100000: 300 MB of goroutine stacks).
+	if f.threads < 0 || f.threads > maxThreads {
+		return o, fmt.Errorf("--threads %d: want 1 to %d (0: all cores)", f.threads, maxThreads)
+	}
+	if f.ctxSize < 0 {
+		return o, fmt.Errorf("--ctx-size %d: want a token count (0: the default)", f.ctxSize)
+	}
 	return o, nil
 }
+
+// maxThreads is ggml's GGML_MAX_N_THREADS.
+const maxThreads = 512
 
 // path resolves -m: a GGUF path, or the name of a model in the local store
 // (see dseek list / dseek pull).

@@ -87,6 +87,11 @@ Ctrl-C stops the current answer and keeps the session.`,
 			default:
 				return fmt.Errorf("--think %q: want show, hide or off", ro.think)
 			}
+			// The engine reads MaxTokens <= 0 as "no limit"; -n 0 used to
+			// generate without limit instead of nothing.
+			if ro.nPredict == 0 || ro.nPredict < -1 {
+				return fmt.Errorf("--n-predict %d: want -1 (no limit) or a positive count", ro.nPredict)
+			}
 			e, err := mf.load(cmd)
 			if err != nil {
 				return err
@@ -153,7 +158,7 @@ func newChatter(e *engine.Engine, ro runOptions, p sampler.Params, out io.Writer
 }
 
 func (c *chatter) oneShot(ctx context.Context, prompt string) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	ctx, stop := signalContext(ctx, os.Interrupt)
 	defer stop()
 	_, err := c.turn(ctx, prompt)
 	fmt.Fprintln(c.out)

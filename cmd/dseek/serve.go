@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,7 +69,7 @@ The API key comes from --api-key or the DSEEK_API_KEY environment variable.`,
 
 // runServe listens, loads the model, serves until a signal, then drains.
 func runServe(cmd *cobra.Command, mf *modelFlags, sf *serveFlags) error {
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opt, err := sf.options(mf)
 	if err != nil {
@@ -129,6 +128,19 @@ func (sf *serveFlags) options(mf *modelFlags) (serveOptions, error) {
 	maxBody, err := parseBytes(sf.maxBody)
 	if err != nil || maxBody <= 0 {
 		return o, fmt.Errorf("--max-body %q: want a positive size", sf.maxBody)
+	}
+	// Values below the documented ranges used to be taken as the defaults.
+	switch {
+	case cacheBytes < -1:
+		return o, fmt.Errorf("--cache-size %q: want a size, 0 (bounded by the KV cache) or -1 (off)", sf.cacheSize)
+	case sf.queue < -1:
+		return o, fmt.Errorf("--queue %d: want a count, or -1 for no queue", sf.queue)
+	case sf.maxSeqLen < 0:
+		return o, fmt.Errorf("--max-seq-len %d: want a token count (0: the context size)", sf.maxSeqLen)
+	case sf.shutdownTimeout < 0:
+		return o, fmt.Errorf("--shutdown-timeout %s must not be negative", sf.shutdownTimeout)
+	case sf.persistEvery < 0:
+		return o, fmt.Errorf("--cache-save-interval %s must not be negative (0: only at shutdown)", sf.persistEvery)
 	}
 	key := sf.apiKey
 	if key == "" {
