@@ -93,6 +93,21 @@ func (f *modelFlags) options() (engine.Options, error) {
 // maxThreads is ggml's GGML_MAX_N_THREADS.
 const maxThreads = 512
 
+// modelArg lets the model be given as the one positional argument
+// (`dseek run deepseek-r1:1.5b`), as ollama users type it, instead of -m.
+func (f *modelFlags) modelArg(args []string) error {
+	switch {
+	case len(args) == 0:
+		return nil
+	case len(args) > 1:
+		return fmt.Errorf("too many arguments %q: give one model (or -m)", args)
+	case f.model != "":
+		return fmt.Errorf("model given twice: -m %s and %s", f.model, args[0])
+	}
+	f.model = args[0]
+	return nil
+}
+
 // path resolves -m: a GGUF path, or the name of a model in the local store
 // (see dseek list / dseek pull).
 func (f *modelFlags) path() (string, error) {

@@ -65,7 +65,7 @@ func newRunCmd() *cobra.Command {
 	var sf sampleFlags
 	var ro runOptions
 	cmd := &cobra.Command{
-		Use:   "run -m MODEL [-p PROMPT] [-n N] [--temp T] [--seed S]",
+		Use:   "run [-m] MODEL [-p PROMPT] [-n N] [--temp T] [--seed S]",
 		Short: "Chat with a model, or answer one prompt with -p",
 		Long: `run loads a model and, with -p, answers that one prompt and exits; without
 -p it starts an interactive chat that streams tokens as they are generated.
@@ -76,8 +76,11 @@ In the chat: /bye or Ctrl-D quits, /clear forgets the conversation,
 /set think on|off switches thinking (models that support it),
 /set think show|hide shows or hides the reasoning, /? lists commands.
 Ctrl-C stops the current answer and keeps the session.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := mf.modelArg(args); err != nil {
+				return err
+			}
 			params, err := sf.params()
 			if err != nil {
 				return err

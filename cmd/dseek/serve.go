@@ -46,8 +46,13 @@ across restarts). SIGINT or SIGTERM drains: requests in flight finish
 (for at most --shutdown-timeout), new ones get 503.
 
 The API key comes from --api-key or the DSEEK_API_KEY environment variable.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, &mf, &sf) },
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := mf.modelArg(args); err != nil {
+				return err
+			}
+			return runServe(cmd, &mf, &sf)
+		},
 	}
 	mf.register(cmd)
 	fl := cmd.Flags()
