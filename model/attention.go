@@ -1,73 +1,190 @@
 package model
 
 import (
+	"fmt"
+	"math"
 	"sync"
 
+	"github.com/dseek-ai/dseek/dtype"
 	"github.com/dseek-ai/dseek/kernels"
 	"github.com/dseek-ai/dseek/kvcache"
 )
 
-// kvRows holds, for every sequence of a batch, the cached rows of one layer
-// converted to float32: [len(seq), width].
-type kvRows struct {
-	bySeq map[kvcache.SeqID][]float32
-	b     *Batch
+// batchSeq is one sequence of a batch: its tokens and context.
+type batchSeq struct {
+	seq    kvcache.SeqID
+	p0     int32   // position of its first token in the batch
+	ctx    int     // context length after the batch (last position + 1)
+	tokens []int32 // batch indices of its tokens, in position order
+	naive  bool    // MLA: decompress K/V instead of attending in latent space
 }
 
-// rows returns the float32 KV rows [0, pos] (and beyond) of token t's sequence.
-func (k *kvRows) rows(t int) []float32 { return k.bySeq[k.b.Seq[t]] }
-
-// gatherKV converts the cached rows of layer il of every sequence in the
-// batch, up to its longest position in the batch, to float32.
-func gatherKV(r *run, il, width int) (*kvRows, error) {
-	// Sequences of a batch are few; find each one's longest position
-	// without allocating.
-	seqs := r.s.geti("kvseqs", 0)
-	lens := r.s.geti("kvlens", 0)
+// sequences groups the batch by sequence, reusing the State's storage.
+func (r *run) sequences() []batchSeq {
+	seqs := r.s.seqs[:0]
 	for t, sq := range r.b.Seq {
-		p := int32(r.b.Pos[t]) + 1
 		i := 0
-		for i < len(seqs) && kvcache.SeqID(seqs[i]) != sq {
+		for i < len(seqs) && seqs[i].seq != sq {
 			i++
 		}
 		if i == len(seqs) {
-			seqs = append(seqs, int32(sq))
-			lens = append(lens, p)
-		} else if p > lens[i] {
-			lens[i] = p
-		}
-	}
-	r.s.ibuf["kvseqs"], r.s.ibuf["kvlens"] = seqs, lens
-	total := 0
-	for _, l := range lens {
-		total += int(l) * width
-	}
-	buf := r.s.get("kvrows", total)
-	k := &r.s.kv
-	clear(k.bySeq)
-	k.b = r.b
-	off := 0
-	for i, s32 := range seqs {
-		sq := kvcache.SeqID(s32)
-		nrows := int(lens[i])
-		dst := buf[off : off+nrows*width]
-		off += nrows * width
-		k.bySeq[sq] = dst
-		for pos := 0; pos < nrows; {
-			f16, f32, cnt := r.cache.Span(sq, il, pos)
-			if cnt > nrows-pos {
-				cnt = nrows - pos
+			var toks []int32 // reuse the slice an earlier batch left in this slot
+			if i < cap(seqs) {
+				toks = seqs[:i+1][i].tokens[:0]
 			}
-			out := dst[pos*width : (pos+cnt)*width]
-			if f32 != nil {
-				copy(out, f32[:cnt*width])
-			} else {
-				kernels.F16ToF32Row(out, f16[:cnt*width])
+			seqs = append(seqs, batchSeq{seq: sq, p0: r.b.Pos[t], tokens: toks})
+		}
+		seqs[i].tokens = append(seqs[i].tokens, int32(t))
+		seqs[i].ctx = int(r.b.Pos[t]) + 1
+	}
+	r.s.seqs = seqs
+	return seqs
+}
+
+// kvF16 reports whether the cache stores F16 (else F32) values.
+func (r *run) kvF16() bool { return r.cache.Config().Type == dtype.F16 }
+
+// gather copies columns [c0, c0+nc) of the cached rows [0, n) of (seq, il)
+// into a matrix of the cache's element type: [n, nc], or [nc, n] when
+// transposed. name selects the State buffer that holds it.
+func (r *run) gather(name string, seq kvcache.SeqID, il, n, c0, nc int, transposed bool) kernels.Matrix {
+	w := r.cache.Config().Width
+	if r.kvF16() {
+		dst := r.s.get16(name, n*nc)
+		for pos := 0; pos < n; {
+			src, _, cnt := r.cache.Span(seq, il, pos)
+			cnt = min(cnt, n-pos)
+			for j := 0; j < cnt; j++ {
+				row := src[j*w+c0 : j*w+c0+nc]
+				if !transposed {
+					copy(dst[(pos+j)*nc:], row)
+					continue
+				}
+				for c, v := range row {
+					dst[c*n+pos+j] = v
+				}
 			}
 			pos += cnt
 		}
+		if transposed {
+			return kernels.F16Matrix(nc, n, dst)
+		}
+		return kernels.F16Matrix(n, nc, dst)
 	}
-	return k, nil
+	dst := r.s.get(name, n*nc)
+	for pos := 0; pos < n; {
+		_, src, cnt := r.cache.Span(seq, il, pos)
+		cnt = min(cnt, n-pos)
+		for j := 0; j < cnt; j++ {
+			row := src[j*w+c0 : j*w+c0+nc]
+			if !transposed {
+				copy(dst[(pos+j)*nc:], row)
+				continue
+			}
+			for c, v := range row {
+				dst[c*n+pos+j] = v
+			}
+		}
+		pos += cnt
+	}
+	if transposed {
+		return kernels.F32Matrix(nc, n, dst)
+	}
+	return kernels.F32Matrix(n, nc, dst)
+}
+
+// gatherF32 copies columns [c0, c0+nc) of the cached rows [0, n) of
+// (seq, il) into dst [n, nc] as float32.
+func (r *run) gatherF32(dst []float32, seq kvcache.SeqID, il, n, c0, nc int) {
+	w := r.cache.Config().Width
+	for pos := 0; pos < n; {
+		f16, f32, cnt := r.cache.Span(seq, il, pos)
+		cnt = min(cnt, n-pos)
+		for j := 0; j < cnt; j++ {
+			out := dst[(pos+j)*nc : (pos+j+1)*nc]
+			if f32 != nil {
+				copy(out, f32[j*w+c0:j*w+c0+nc])
+			} else {
+				kernels.F16ToF32Row(out, f16[j*w+c0:j*w+c0+nc])
+			}
+		}
+		pos += cnt
+	}
+}
+
+// toKV converts float32 rows into a matrix of the cache's element type (the
+// values are already rounded to it when the cache is F16): [rows, cols] from
+// src [rows, cols] with row stride `stride`, or its transpose.
+func (r *run) toKV(name string, src []float32, rows, cols, stride int, transposed bool) kernels.Matrix {
+	if r.kvF16() {
+		dst := r.s.get16(name, rows*cols)
+		for j := 0; j < rows; j++ {
+			row := src[j*stride : j*stride+cols]
+			if !transposed {
+				kernels.F32ToF16Row(dst[j*cols:(j+1)*cols], row)
+				continue
+			}
+			for c, v := range row {
+				dst[c*rows+j] = kernels.F32ToF16(v)
+			}
+		}
+		if transposed {
+			return kernels.F16Matrix(cols, rows, dst)
+		}
+		return kernels.F16Matrix(rows, cols, dst)
+	}
+	dst := r.s.get(name, rows*cols)
+	for j := 0; j < rows; j++ {
+		row := src[j*stride : j*stride+cols]
+		if !transposed {
+			copy(dst[j*cols:], row)
+			continue
+		}
+		for c, v := range row {
+			dst[c*rows+j] = v
+		}
+	}
+	if transposed {
+		return kernels.F32Matrix(cols, rows, dst)
+	}
+	return kernels.F32Matrix(rows, cols, dst)
+}
+
+// maxScores bounds the attention score matrix of one attend call, in values.
+const maxScores = 1 << 22
+
+// attend computes causal scaled dot-product attention (Vaswani et al. 2017)
+// for query rows q [nq, dk] at positions qpos [nq] over keys K [ctx, dk] and
+// values given transposed, vt [dv, ctx]: out[i] = Σ_j softmax_j(scale·q_i·k_j,
+// j <= qpos[i]) v_j, out [nq, dv]. Both products are matrix products on the
+// kernels, so with an F16 cache q and the probabilities are rounded to f16
+// exactly as llama.cpp's F16 K/V cache rounds them. Queries are processed in
+// chunks that keep the score matrix below maxScores values.
+func (r *run) attend(q []float32, qpos []int32, k, vt *kernels.Matrix, scale float32, out []float32) error {
+	nq, dk, dv, ctx := len(qpos), k.Cols, vt.Rows, k.Rows
+	chunk := max(1, min(nq, maxScores/max(ctx, 1)))
+	for i0 := 0; i0 < nq; i0 += chunk {
+		m := min(chunk, nq-i0)
+		sc := r.s.get("att_scores", m*ctx)
+		if err := r.matmul(k, q[i0*dk:(i0+m)*dk], m, sc); err != nil {
+			return fmt.Errorf("attention q·k: %w", err)
+		}
+		r.pool.For(m, 8, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				row := sc[i*ctx : (i+1)*ctx]
+				visible := int(qpos[i0+i]) + 1
+				kernels.Scale(row[:visible], scale)
+				for j := visible; j < ctx; j++ {
+					row[j] = float32(math.Inf(-1))
+				}
+				kernels.Softmax(row)
+			}
+		})
+		if err := r.matmul(vt, sc, m, out[i0*dv:(i0+m)*dv]); err != nil {
+			return fmt.Errorf("attention p·v: %w", err)
+		}
+	}
+	return nil
 }
 
 // firstErr keeps the first error reported by concurrent workers.

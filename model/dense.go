@@ -3,8 +3,6 @@ package model
 import (
 	"fmt"
 
-	"github.com/dseek-ai/dseek/dtype"
-
 	"github.com/dseek-ai/dseek/kernels"
 )
 
@@ -88,8 +86,7 @@ func addBias(x, b []float32, n int) {
 }
 
 // attention is causal grouped-query attention over the cached K and V
-// (Ainslie et al. 2023). With an F16 cache, q is rounded to f16 before q·k
-// and the probabilities before ·V, as llama.cpp does with its F16 cache.
+// (Ainslie et al. 2023), as two matrix products per KV group (see attend).
 func (d *dense) attention(r *run, il int, h, out []float32) error {
 	c := d.cfg
 	L := &d.layers[il]
@@ -112,9 +109,6 @@ func (d *dense) attention(r *run, il int, h, out []float32) error {
 	addBias(q, L.bq, n)
 	addBias(k, L.bk, n)
 	addBias(v, L.bv, n)
-	// With an F16 cache, llama.cpp's attention rounds q to f16 for q·k and the
-	// probabilities to f16 for ·V; do the same so the numbers agree.
-	ggml := r.cache.Config().Type == dtype.F16
 	for t := 0; t < n; t++ {
 		cs := r.ropeCS(t)
 		for hh := 0; hh < H; hh++ {
@@ -128,40 +122,37 @@ func (d *dense) attention(r *run, il int, h, out []float32) error {
 		copy(row[HKV*hk:], v[t*HKV*hv:(t+1)*HKV*hv])
 		r.cache.Write(r.b.Seq[t], il, int(r.b.Pos[t]), row)
 	}
-	if ggml {
-		kernels.RoundF16(q)
-	}
-	kvs, err := gatherKV(r, il, kvw)
-	if err != nil {
-		return err
-	}
 	o := r.s.get("o", n*H*hv)
 	scale := c.KQScale()
 	group := H / HKV
-	r.pool.ForWorker(n*H, 1, func(w, lo, hi int) {
-		for u := lo; u < hi; u++ {
-			t, hh := u/H, u%H
-			g := hh / group
-			rows := kvs.rows(t)
-			ctxLen := int(r.b.Pos[t]) + 1
-			sc := r.s.workerBuf(w, ctxLen)
-			qh := q[u*hk : (u+1)*hk]
-			for j := range sc {
-				kr := rows[j*kvw+g*hk : j*kvw+(g+1)*hk]
-				sc[j] = kernels.Dot(qh, kr) * scale
+	for _, sq := range r.sequences() {
+		// The heads of one KV group share K and V: one query row per
+		// (token, head of the group).
+		nq := len(sq.tokens) * group
+		qg := r.s.get("att_q", nq*hk)
+		og := r.s.get("att_o", nq*hv)
+		qpos := r.s.geti("att_qpos", nq)
+		for g := 0; g < HKV; g++ {
+			kg := r.gather("att_k", sq.seq, il, sq.ctx, g*hk, hk, false)
+			vt := r.gather("att_vt", sq.seq, il, sq.ctx, HKV*hk+g*hv, hv, true)
+			for i, t := range sq.tokens {
+				for j := 0; j < group; j++ {
+					hh := g*group + j
+					copy(qg[(i*group+j)*hk:(i*group+j+1)*hk], q[(int(t)*H+hh)*hk:])
+					qpos[i*group+j] = r.b.Pos[t]
+				}
 			}
-			kernels.Softmax(sc)
-			if ggml {
-				kernels.RoundF16(sc)
+			if err := r.attend(qg, qpos, &kg, &vt, scale, og); err != nil {
+				return fmt.Errorf("model: blk.%d: %w", il, err)
 			}
-			oh := o[u*hv : (u+1)*hv]
-			clear(oh)
-			for j, p := range sc {
-				base := j*kvw + HKV*hk + g*hv
-				kernels.Axpy(p, rows[base:base+hv], oh)
+			for i, t := range sq.tokens {
+				for j := 0; j < group; j++ {
+					hh := g*group + j
+					copy(o[(int(t)*H+hh)*hv:(int(t)*H+hh+1)*hv], og[(i*group+j)*hv:])
+				}
 			}
 		}
-	})
+	}
 	if err := r.matmul(&L.wo, o, n, out); err != nil {
 		return fmt.Errorf("model: blk.%d.attn_output: %w", il, err)
 	}

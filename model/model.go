@@ -155,15 +155,25 @@ type State struct {
 	buf    map[string][]float32
 	ibuf   map[string][]int32
 	worker [][]float32 // per-worker scratch of the attention loops
-	kv     kvRows
-	slots  [][]int32 // MoE: batch slots routed to each expert
-	mla    []mlaSeq  // MLA: the batch's sequences
+	slots  [][]int32   // MoE: batch slots routed to each expert
+	seqs   []batchSeq  // the batch's sequences
+	buf16  map[string][]uint16
 	mu     sync.Mutex
 }
 
 // NewState returns an empty State.
 func NewState() *State {
-	return &State{buf: map[string][]float32{}, ibuf: map[string][]int32{}, kv: kvRows{bySeq: map[kvcache.SeqID][]float32{}}}
+	return &State{buf: map[string][]float32{}, ibuf: map[string][]int32{}, buf16: map[string][]uint16{}}
+}
+
+// get16 returns the named uint16 (f16 bits) scratch buffer with length n.
+func (s *State) get16(name string, n int) []uint16 {
+	b := s.buf16[name]
+	if cap(b) < n {
+		b = make([]uint16, n)
+		s.buf16[name] = b
+	}
+	return b[:n]
 }
 
 // geti returns the named int32 scratch buffer with length n.
