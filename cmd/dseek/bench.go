@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -31,7 +33,7 @@ func newBenchCmd() *cobra.Command {
 		modelPath, prompts, gens, threads string
 		reps, ubatch, bwMiB               int
 		asJSON, noWarmup, noBW, noMmap    bool
-		output                            string
+		output, cpuProfile                string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]",
@@ -74,7 +76,20 @@ func newBenchCmd() *cobra.Command {
 			if asJSON {
 				output = "json"
 			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+			}
 			tests, err := bench.Bench(cmd.Context(), p)
+			if cpuProfile != "" {
+				pprof.StopCPUProfile()
+			}
 			if err != nil {
 				return err
 			}
@@ -112,6 +127,7 @@ func newBenchCmd() *cobra.Command {
 	fl.BoolVar(&noWarmup, "no-warmup", false, "skip the untimed warm-up run")
 	fl.BoolVar(&noBW, "no-bandwidth", false, "skip the memory bandwidth probe")
 	fl.IntVar(&bwMiB, "bandwidth-mib", 512, "buffer size of the bandwidth probe, MiB")
+	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the tests (not the bandwidth probe) to this file")
 	fl.BoolVar(&noMmap, "no-mmap", false, "read the model into memory instead of memory-mapping it")
 	return cmd
 }
