@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dseek-ai/dseek/bench"
+	"github.com/dseek-ai/dseek/store"
 )
 
 func init() { extraCommands = append(extraCommands, newBenchCmd) }
@@ -44,13 +45,19 @@ func newBenchCmd() *cobra.Command {
 			"-o json array. It also measures the memory read bandwidth and reports each tg test's fraction of the\n" +
 			"bandwidth bound (bandwidth / bytes read per token: all weights except the embedding table, only the\n" +
 			"active experts of MoE layers, plus the KV cache). -p, -n and -t take comma-separated lists.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if modelPath == "" {
-				return fmt.Errorf("no model: pass -m path/to/model.gguf")
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if modelPath == "" && len(args) == 1 {
+				modelPath = args[0]
 			}
-			p := bench.Params{Model: modelPath, Reps: reps, Warmup: !noWarmup, UBatch: ubatch, NoMmap: noMmap, Seed: 1}
-			var err error
+			if modelPath == "" {
+				return fmt.Errorf("no model: pass -m path/to/model.gguf or a name from dseek list")
+			}
+			path, err := store.Resolve(modelPath)
+			if err != nil {
+				return err
+			}
+			p := bench.Params{Model: path, Reps: reps, Warmup: !noWarmup, UBatch: ubatch, NoMmap: noMmap, Seed: 1}
 			if p.Prompts, err = parseIntList("n-prompt", prompts); err != nil {
 				return err
 			}
@@ -116,7 +123,7 @@ func newBenchCmd() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&modelPath, "model", "m", "", "model: path to a GGUF file")
+	fl.StringVarP(&modelPath, "model", "m", "", "model: path to a GGUF file or a name from dseek list")
 	fl.StringVarP(&prompts, "n-prompt", "p", "512", "prompt sizes (pp tests), comma-separated; 0 = none")
 	fl.StringVarP(&gens, "n-gen", "n", "128", "generation lengths (tg tests), comma-separated; 0 = none")
 	fl.StringVarP(&threads, "threads", "t", strconv.Itoa(runtime.NumCPU()), "thread counts, comma-separated")
