@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/ardanlabs/jinja"
 )
@@ -54,6 +55,9 @@ func NewJinja(src string) (t *Template, err error) {
 			t, err = nil, fmt.Errorf("chat: compile template: panic: %v", r)
 		}
 	}()
+	if err := checkTemplate(src); err != nil {
+		return nil, err
+	}
 	tpl, err := jinja.Compile(src)
 	if err != nil {
 		return nil, fmt.Errorf("chat: compile template: %w", err)
@@ -85,6 +89,7 @@ func (t *Template) safeRender(ctx map[string]jinja.Value) (out string, err error
 			out, err = "", fmt.Errorf("panic: %v", r)
 		}
 	}()
+	ctx["range"] = boundedRange(time.Now().Add(renderBudget))
 	return t.tpl.RenderValues(ctx)
 }
 
