@@ -14,7 +14,7 @@ import (
 	"github.com/dseek-ai/dseek/model"
 )
 
-func fixtureModel(t *testing.T, name string) string {
+func fixtureModel(t testing.TB, name string) string {
 	t.Helper()
 	dir, err := fixtures.Dir()
 	if err != nil {

@@ -124,6 +124,7 @@ type Sequence struct {
 	id     kvcache.SeqID
 	tokens []int32
 	logits []float32 // logits of the last evaluated position [n_vocab]
+	buf    []float32 // reused logits buffer of single-position evaluations
 }
 
 // NewSequence starts an empty sequence. Close it to free its KV cache.
@@ -164,8 +165,9 @@ func (s *Sequence) Close() {
 
 // Eval appends tokens to the sequence, running them through the model in
 // micro-batches of Options.UBatch. If all is true it returns the logits of
-// every new position [len(tokens), n_vocab]; otherwise only the last
-// position's [n_vocab]. It returns ErrContextFull (wrapped) if the tokens do
+// every new position [len(tokens), n_vocab] (a new slice); otherwise only the
+// last position's [n_vocab], in a buffer the sequence reuses: it stays valid
+// until the next Eval. It returns ErrContextFull (wrapped) if the tokens do
 // not fit in the KV cache; then the sequence is unchanged.
 func (s *Sequence) Eval(ctx context.Context, tokens []int32, all bool) ([]float32, error) {
 	e := s.e
@@ -182,7 +184,11 @@ func (s *Sequence) Eval(ctx context.Context, tokens []int32, all bool) ([]float3
 	if all {
 		out = make([]float32, len(tokens)*nv)
 	} else {
-		out = make([]float32, nv)
+		// the last position's logits, in a buffer the sequence keeps
+		if cap(s.buf) < nv {
+			s.buf = make([]float32, nv)
+		}
+		out = s.buf[:nv]
 	}
 	start := len(s.tokens)
 	for i := 0; i < len(tokens); i += e.opt.UBatch {

@@ -169,22 +169,37 @@ func (r *run) attend(q []float32, qpos []int32, k, vt *kernels.Matrix, scale flo
 		if err := r.matmul(k, q[i0*dk:(i0+m)*dk], m, sc); err != nil {
 			return fmt.Errorf("attention q·k: %w", err)
 		}
-		r.pool.For(m, 8, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				row := sc[i*ctx : (i+1)*ctx]
-				visible := int(qpos[i0+i]) + 1
-				kernels.Scale(row[:visible], scale)
-				for j := visible; j < ctx; j++ {
-					row[j] = float32(math.Inf(-1))
-				}
-				kernels.Softmax(row)
-			}
-		})
+		sm := &r.s.softmax
+		sm.scores, sm.qpos, sm.ctx, sm.scale = sc, qpos[i0:i0+m], ctx, scale
+		r.pool.For(m, 8, sm.fn)
 		if err := r.matmul(vt, sc, m, out[i0*dv:(i0+m)*dv]); err != nil {
 			return fmt.Errorf("attention p·v: %w", err)
 		}
 	}
 	return nil
+}
+
+// maskedSoftmax turns score rows into causal attention probabilities. It
+// lives in the State with its method value bound once, so handing it to the
+// pool allocates nothing.
+type maskedSoftmax struct {
+	scores []float32 // [rows, ctx]
+	qpos   []int32   // [rows] position of each query
+	ctx    int
+	scale  float32
+	fn     func(lo, hi int)
+}
+
+func (s *maskedSoftmax) rows(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		row := s.scores[i*s.ctx : (i+1)*s.ctx]
+		visible := int(s.qpos[i]) + 1
+		kernels.Scale(row[:visible], s.scale)
+		for j := visible; j < s.ctx; j++ {
+			row[j] = float32(math.Inf(-1))
+		}
+		kernels.Softmax(row)
+	}
 }
 
 // firstErr keeps the first error reported by concurrent workers.

@@ -39,7 +39,9 @@ type ds2Layer struct {
 	wkB      kernels.Matrix // W_UKᵀ per head [n_head·kv_lora_rank, nope]
 	wvB      kernels.Matrix // attn_v_b, or unset when W_UV lives in wkvB
 	splitKVB bool
-	wo       kernels.Matrix // [n_embd, n_head·v]
+	wo       kernels.Matrix   // [n_embd, n_head·v]
+	ukHead   []kernels.Matrix // per head: W_UKᵀ [kv_lora, nope] (views of wkB)
+	uvHead   []kernels.Matrix // per head: W_UV [v, kv_lora] (views of wvB or wkvB)
 
 	dense bool
 	ffn   denseFFN // leading dense layers
@@ -81,6 +83,17 @@ func bindDeepseek2(b *binder, c *Config) *deepseek2 {
 			}
 		}
 		L.wo = b.matrix(p+"attn_output.weight", c.NEmbd, H*vd)
+		if b.err == nil {
+			L.ukHead, L.uvHead = make([]kernels.Matrix, H), make([]kernels.Matrix, H)
+			for hh := 0; hh < H; hh++ {
+				L.ukHead[hh] = L.wkB.SubRows(hh*kvl, (hh+1)*kvl)
+				if L.splitKVB {
+					L.uvHead[hh] = L.wvB.SubRows(hh*vd, (hh+1)*vd)
+				} else {
+					L.uvHead[hh] = L.wkvB.SubRows(hh*(nope+vd)+nope, (hh+1)*(nope+vd))
+				}
+			}
+		}
 		if il < c.NLayerDenseLead {
 			L.dense = true
 			L.ffn = bindDenseFFN(b, p, "", c.NEmbd, c.NFF)

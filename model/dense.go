@@ -133,8 +133,8 @@ func (d *dense) attention(r *run, il int, h, out []float32) error {
 		og := r.s.get("att_o", nq*hv)
 		qpos := r.s.geti("att_qpos", nq)
 		for g := 0; g < HKV; g++ {
-			kg := r.gather("att_k", sq.seq, il, sq.ctx, g*hk, hk, false)
-			vt := r.gather("att_vt", sq.seq, il, sq.ctx, HKV*hk+g*hv, hv, true)
+			r.s.keys = r.gather("att_k", sq.seq, il, sq.ctx, g*hk, hk, false)
+			r.s.vals = r.gather("att_vt", sq.seq, il, sq.ctx, HKV*hk+g*hv, hv, true)
 			for i, t := range sq.tokens {
 				for j := 0; j < group; j++ {
 					hh := g*group + j
@@ -142,7 +142,7 @@ func (d *dense) attention(r *run, il int, h, out []float32) error {
 					qpos[i*group+j] = r.b.Pos[t]
 				}
 			}
-			if err := r.attend(qg, qpos, &kg, &vt, scale, og); err != nil {
+			if err := r.attend(qg, qpos, &r.s.keys, &r.s.vals, scale, og); err != nil {
 				return fmt.Errorf("model: blk.%d: %w", il, err)
 			}
 			for i, t := range sq.tokens {

@@ -26,8 +26,8 @@ func bindDenseFFN(b *binder, p, suffix string, nEmbd, nFF int) denseFFN {
 // forward computes out [n, n_embd] from h [n, n_embd].
 func (f *denseFFN) forward(r *run, h, out []float32, n int, name string) error {
 	nff := f.gate.Rows
-	g := r.s.get(name+"_gate", n*nff)
-	u := r.s.get(name+"_up", n*nff)
+	g := r.s.get("ffn_gate", n*nff)
+	u := r.s.get("ffn_up", n*nff)
 	if err := r.matmul(&f.up, h, n, u); err != nil {
 		return fmt.Errorf("model: %s up: %w", name, err)
 	}
@@ -53,6 +53,8 @@ type moeFFN struct {
 	upExps   kernels.Matrix // [n_expert·n_ff_exp, n_embd]
 	downExps kernels.Matrix // [n_expert·n_embd, n_ff_exp]
 	shared   *denseFFN      // n_ff_exp·n_shared wide, or nil
+	// per-expert views of the three stacks, made once at load
+	gate, up, down []kernels.Matrix
 }
 
 func bindMoE(b *binder, p string, c *Config) moeFFN {
@@ -68,6 +70,14 @@ func bindMoE(b *binder, p string, c *Config) moeFFN {
 	if c.NExpertShared > 0 {
 		sh := bindDenseFFN(b, p, "_shexp", c.NEmbd, nff*c.NExpertShared)
 		m.shared = &sh
+	}
+	if b.err == nil {
+		m.gate, m.up, m.down = make([]kernels.Matrix, E), make([]kernels.Matrix, E), make([]kernels.Matrix, E)
+		for e := 0; e < E; e++ {
+			m.gate[e] = m.gateExps.SubRows(e*nff, (e+1)*nff)
+			m.up[e] = m.upExps.SubRows(e*nff, (e+1)*nff)
+			m.down[e] = m.downExps.SubRows(e*c.NEmbd, (e+1)*c.NEmbd)
+		}
 	}
 	return m
 }
@@ -234,17 +244,14 @@ func (m *moeFFN) forward(r *run, il int, h, out []float32, n int) error {
 		g := r.s.get("moe_g", ne*nff)
 		u := r.s.get("moe_u", ne*nff)
 		ye := r.s.get("moe_y", ne*D)
-		up := m.upExps.SubRows(e*nff, (e+1)*nff)
-		gate := m.gateExps.SubRows(e*nff, (e+1)*nff)
-		down := m.downExps.SubRows(e*D, (e+1)*D)
-		if err := r.matmul(&up, xe, ne, u); err != nil {
+		if err := r.matmul(&m.up[e], xe, ne, u); err != nil {
 			return fmt.Errorf("model: blk.%d.ffn_up_exps[%d]: %w", il, e, err)
 		}
-		if err := r.matmul(&gate, xe, ne, g); err != nil {
+		if err := r.matmul(&m.gate[e], xe, ne, g); err != nil {
 			return fmt.Errorf("model: blk.%d.ffn_gate_exps[%d]: %w", il, e, err)
 		}
 		kernels.SwiGLU(g, g, u)
-		if err := r.matmul(&down, g, ne, ye); err != nil {
+		if err := r.matmul(&m.down[e], g, ne, ye); err != nil {
 			return fmt.Errorf("model: blk.%d.ffn_down_exps[%d]: %w", il, e, err)
 		}
 		for i, s := range sl {

@@ -113,8 +113,7 @@ func (d *deepseek2) absorbed(r *run, L *ds2Layer, il int, sq batchSeq, q, o []fl
 		for i, t := range sq.tokens {
 			copy(xin[i*nope:(i+1)*nope], q[(int(t)*H+hh)*qd:(int(t)*H+hh)*qd+nope])
 		}
-		wk := L.wkB.SubRows(hh*kvl, (hh+1)*kvl)
-		if err := r.matmul(&wk, xin, na, yout); err != nil {
+		if err := r.matmul(&L.ukHead[hh], xin, na, yout); err != nil {
 			return fmt.Errorf("W_UK: %w", err)
 		}
 		for i, t := range sq.tokens {
@@ -128,10 +127,10 @@ func (d *deepseek2) absorbed(r *run, L *ds2Layer, il int, sq batchSeq, q, o []fl
 			qpos[i*H+hh] = r.b.Pos[t]
 		}
 	}
-	keys := r.gather("mla_c", sq.seq, il, sq.ctx, 0, w, false)
-	vals := r.gather("mla_ct", sq.seq, il, sq.ctx, 0, kvl, true)
+	r.s.keys = r.gather("mla_c", sq.seq, il, sq.ctx, 0, w, false)
+	r.s.vals = r.gather("mla_ct", sq.seq, il, sq.ctx, 0, kvl, true)
 	oLat := r.s.get("olat", na*H*kvl) // [na, H, kvl]
-	if err := r.attend(qq, qpos, &keys, &vals, c.KQScale(), oLat); err != nil {
+	if err := r.attend(qq, qpos, &r.s.keys, &r.s.vals, c.KQScale(), oLat); err != nil {
 		return err
 	}
 	// o[t, h] = W_UV[h] · oLat[t, h]
@@ -141,13 +140,7 @@ func (d *deepseek2) absorbed(r *run, L *ds2Layer, il int, sq batchSeq, q, o []fl
 		for i := range sq.tokens {
 			copy(xv[i*kvl:(i+1)*kvl], oLat[(i*H+hh)*kvl:(i*H+hh+1)*kvl])
 		}
-		var wv kernels.Matrix
-		if L.splitKVB {
-			wv = L.wvB.SubRows(hh*vd, (hh+1)*vd)
-		} else {
-			wv = L.wkvB.SubRows(hh*(nope+vd)+nope, (hh+1)*(nope+vd))
-		}
-		if err := r.matmul(&wv, xv, na, yv); err != nil {
+		if err := r.matmul(&L.uvHead[hh], xv, na, yv); err != nil {
 			return fmt.Errorf("W_UV: %w", err)
 		}
 		for i, t := range sq.tokens {
@@ -197,12 +190,12 @@ func (d *deepseek2) naive(r *run, L *ds2Layer, il int, sq batchSeq, q, kv, o []f
 			copy(kh[j*qd:j*qd+nope], full[(j*H+hh)*kvd:(j*H+hh)*kvd+nope])
 			copy(kh[j*qd+nope:(j+1)*qd], kpe[j*rope:(j+1)*rope])
 		}
-		keys := r.toKV("naive_kmat", kh, n, qd, qd, false)
-		vals := r.toKV("naive_vt", full[hh*kvd+nope:], n, vd, H*kvd, true)
+		r.s.keys = r.toKV("naive_kmat", kh, n, qd, qd, false)
+		r.s.vals = r.toKV("naive_vt", full[hh*kvd+nope:], n, vd, H*kvd, true)
 		for i, t := range sq.tokens {
 			copy(qh[i*qd:(i+1)*qd], q[(int(t)*H+hh)*qd:(int(t)*H+hh+1)*qd])
 		}
-		if err := r.attend(qh, qpos, &keys, &vals, c.KQScale(), oh); err != nil {
+		if err := r.attend(qh, qpos, &r.s.keys, &r.s.vals, c.KQScale(), oh); err != nil {
 			return err
 		}
 		for i, t := range sq.tokens {

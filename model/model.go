@@ -151,26 +151,31 @@ func (m *Model) Describe() string { return m.arch.describe() }
 // batch seen and is reused; one State must not be used by two Forward calls
 // at once.
 type State struct {
-	ws     kernels.Workspace
-	buf    map[string][]float32
-	ibuf   map[string][]int32
-	worker [][]float32 // per-worker scratch of the attention loops
-	slots  [][]int32   // MoE: batch slots routed to each expert
-	seqs   []batchSeq  // the batch's sequences
-	buf16  map[string][]uint16
-	mu     sync.Mutex
+	ws         kernels.Workspace
+	buf        map[string][]float32
+	ibuf       map[string][]int32
+	worker     [][]float32 // per-worker scratch of the attention loops
+	slots      [][]int32   // MoE: batch slots routed to each expert
+	seqs       []batchSeq  // the batch's sequences
+	buf16      map[string][]uint16
+	keys, vals kernels.Matrix // attention operands of the current head/group
+	softmax    maskedSoftmax
+	run        run // the forward pass in flight (kept here so it is not allocated per call)
+	mu         sync.Mutex
 }
 
 // NewState returns an empty State.
 func NewState() *State {
-	return &State{buf: map[string][]float32{}, ibuf: map[string][]int32{}, buf16: map[string][]uint16{}}
+	s := &State{buf: map[string][]float32{}, ibuf: map[string][]int32{}, buf16: map[string][]uint16{}}
+	s.softmax.fn = s.softmax.rows
+	return s
 }
 
 // get16 returns the named uint16 (f16 bits) scratch buffer with length n.
 func (s *State) get16(name string, n int) []uint16 {
 	b := s.buf16[name]
 	if cap(b) < n {
-		b = make([]uint16, n)
+		b = make([]uint16, n, n+n/2) // grows with the context: leave room
 		s.buf16[name] = b
 	}
 	return b[:n]
@@ -204,7 +209,7 @@ func (s *State) workerBuf(w, n int) []float32 {
 func (s *State) get(name string, n int) []float32 {
 	b := s.buf[name]
 	if cap(b) < n {
-		b = make([]float32, n)
+		b = make([]float32, n, n+n/2) // buffers grow with the context: leave room
 		s.buf[name] = b
 	}
 	return b[:n]
@@ -254,7 +259,9 @@ func (m *Model) Forward(ctx context.Context, pool *kernels.Pool, s *State, b *Ba
 	if err := m.reserve(b, cache); err != nil {
 		return err
 	}
-	err := m.forward(&run{ctx: ctx, m: m, pool: pool, s: s, b: b, cache: cache, n: n}, logits)
+	s.run = run{ctx: ctx, m: m, pool: pool, s: s, b: b, cache: cache, n: n}
+	err := m.forward(&s.run, logits)
+	s.run = run{} // drop references to the caller's batch and context
 	if err != nil {
 		m.unreserve(b, cache)
 	}
