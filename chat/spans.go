@@ -135,3 +135,21 @@ func consistent(text string, spans [][2]int, msgs []Message, found map[int]bool)
 	}
 	return true
 }
+
+// RenderPrompt is RenderSpans plus the thinking switch for templates that
+// always think: with opts.Thinking set to false and a prompt that ends inside
+// an open think block (R1 and R1-Distill force "<think>\n"), the block is
+// closed right away ("</think>\n\n"), so the model answers without
+// reasoning. V3.1 templates switch thinking themselves. A conversation that
+// ends in a prefix turn is left as it is.
+func RenderPrompt(r Renderer, msgs []Message, opts RenderOptions) (string, [][2]int, error) {
+	text, spans, err := RenderSpans(r, msgs, opts)
+	if err != nil {
+		return "", nil, err
+	}
+	prefix := len(msgs) > 0 && msgs[len(msgs)-1].Prefix
+	if opts.Thinking != nil && !*opts.Thinking && !prefix && EndsInReasoning(text) {
+		text += TokEndThink + "\n\n"
+	}
+	return text, spans, nil
+}

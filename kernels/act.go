@@ -22,6 +22,9 @@ import (
 //	  [0 : cols]              qs, int8
 //	  [cols : cols+4nb]       d, float32
 //	  [cols+4nb : cols+36nb]  bsums, int16 [nb][16], sums of 16 quants
+//	  [cols+36nb : cols+52nb] bsums32, int16 [nb][8], sums of 32 quants
+//	                          (bsums[2j] + bsums[2j+1], for the GEMM
+//	                          kernels' per-32 mins)
 //
 // Rows start at multiples of 64 bytes. Float activations (F32 weights, and
 // F16/BF16 weights) stay float32: under PrecisionGGML they are first rounded
@@ -70,7 +73,7 @@ func newActLayout(k actKind, cols int) actLayout {
 		l.stride = cols + 8*l.nb
 	case actQ8_K:
 		l.nb = cols / 256
-		l.stride = cols + 36*l.nb
+		l.stride = cols + 52*l.nb
 	}
 	if k >= actQ8_0 {
 		l.stride = (l.stride + 63) &^ 63
@@ -86,6 +89,7 @@ func quantizeAct(k actKind, x []float32, dst []byte, fdst []float32) {
 		quantQ8Blocks(x, dst, k == actQ8_1)
 	case actQ8_K:
 		quantQ8K(x, dst)
+		sums32(dst, len(x)/256, len(x))
 	case actF16R:
 		roundF16Row(x, fdst)
 	case actBF16R:
@@ -167,6 +171,17 @@ func quantQ8KGo(x []float32, dst []byte) {
 			binary.LittleEndian.PutUint16(bs[2*k:], uint16(int16(s)))
 		}
 		binary.LittleEndian.PutUint32(dst[cols+4*ib:], math.Float32bits(1/iscale))
+	}
+}
+
+// sums32 fills the bsums32 of a quantized Q8_K row (nb blocks, cols
+// values) from its bsums.
+func sums32(dst []byte, nb, cols int) {
+	bs := dst[cols+4*nb : cols+36*nb]
+	b32 := dst[cols+36*nb : cols+52*nb]
+	for i := 0; i < 8*nb; i++ {
+		s := int16(binary.LittleEndian.Uint16(bs[4*i:])) + int16(binary.LittleEndian.Uint16(bs[4*i+2:]))
+		binary.LittleEndian.PutUint16(b32[2*i:], uint16(s))
 	}
 }
 

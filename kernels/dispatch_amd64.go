@@ -21,7 +21,7 @@ func init() {
 	set := func(t dtype.Type, f tileFunc) {
 		traitsTab[t].simd, traitsTab[t].simdOn, traitsTab[t].simdTag = f, &useAVX2, "AVX2"
 	}
-	set(dtype.Q4_K, kTileAVX2([]kAsm{q4kT1, q4kT2, q4kT3, q4kT4}, 144))
+	set(dtype.Q4_K, rowsTileAVX2(q4kR8T1, kTileAVX2([]kAsm{q4kT1, q4kT2, q4kT3, q4kT4}, 144), 144))
 	set(dtype.Q5_K, kTileAVX2([]kAsm{q5kT1, q5kT2, q5kT3, q5kT4}, 176))
 	set(dtype.Q6_K, kTileAVX2([]kAsm{q6kT1, q6kT2, q6kT3, q6kT4}, 210))
 	set(dtype.Q3_K, kTileAVX2([]kAsm{q3kT1, q3kT2, q3kT3, q3kT4}, 110))
@@ -36,6 +36,42 @@ func init() {
 	set(dtype.F16, floatTileAVX2([]fAsm{f16T1, f16T2, f16T3, f16T4}, 2, widenF16))
 	set(dtype.BF16, floatTileAVX2([]fAsm{bf16T1, bf16T2, bf16T3, bf16T4}, 2, widenBF16))
 	set(dtype.F32, floatTileAVX2([]fAsm{f32T1, f32T2, f32T3, f32T4}, 4, widenF32))
+	setGemm := func(t dtype.Type, f gemmFunc) {
+		g := traitsTab[t].gemm
+		g.simd, g.simdOn = f, &useAVX2
+	}
+	setGemm(dtype.Q4_K, gemmAVX2([]gAsm{q4kGemmT1, q4kGemmT2, q4kGemmT3, q4kGemmT4}, q4kGroupBytes))
+	setGemm(dtype.Q6_K, gemmAVX2([]gAsm{q6kGemmT1, q6kGemmT2, q6kGemmT3, q6kGemmT4}, q6kGroupBytes))
+	setGemm(dtype.Q8_0, gemmAVX2([]gAsm{q80GemmT1, q80GemmT2, q80GemmT3, q80GemmT4}, q80GroupBytes))
+	setGemm(dtype.Q5_0, gemmAVX2([]gAsm{q50GemmT1, q50GemmT2, q50GemmT3, q50GemmT4}, q50GroupBytes))
+	setGemm(dtype.Q4_0, gemmAVX2([]gAsm{q40GemmT1, q40GemmT2, q40GemmT3, q40GemmT4}, q40GroupBytes))
+}
+
+// gAsm is the signature of the generated packed GEMM kernels.
+type gAsm func(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// gemmAVX2 adapts the generated packed kernels for 1..len(fns) activation
+// rows of one format (groupBytes packed bytes per block) to a gemmFunc,
+// checking the bounds the assembly relies on.
+func gemmAVX2(fns []gAsm, groupBytes int) gemmFunc {
+	return func(p []byte, nb int, a []byte, al *actLayout, nt int, y []float32, ys int) {
+		if nt <= 0 {
+			return
+		}
+		if nb == 0 {
+			for t := 0; t < nt; t++ {
+				clear(y[t*ys : t*ys+8])
+			}
+			return
+		}
+		_ = p[nb*groupBytes-1]
+		_ = a[nt*al.stride-1]
+		_ = y[(nt-1)*ys+7]
+		for t := 0; t < nt; t += len(fns) {
+			k := min(len(fns), nt-t)
+			fns[k-1](&p[0], uintptr(nb), &a[t*al.stride], uintptr(al.stride), &y[t*ys], uintptr(ys))
+		}
+	}
 }
 
 // kAsm is the signature of the generated tile kernels (see
@@ -62,6 +98,29 @@ func kTileAVX2(fns []kAsm, bpb int) tileFunc {
 		for t := 0; t < nt; t += len(fns) {
 			k := min(len(fns), nt-t)
 			fns[k-1](&w[0], uintptr(wstride), uintptr(nr), &a[t*al.stride], uintptr(al.stride), uintptr(al.nb), &y[t*ys], uintptr(ys))
+		}
+	}
+}
+
+// rAsm is the signature of the generated eight-rows decode kernels.
+type rAsm func(w *byte, wstride, nr uintptr, a *byte, nb uintptr, y *float32)
+
+// rowsTileAVX2 uses the eight-rows kernel r for one activation row and the
+// rows that fill groups of eight, and tile for everything else (both give
+// the same results).
+func rowsTileAVX2(r rAsm, tile tileFunc, bpb int) tileFunc {
+	return func(w []byte, wstride, nr int, a []byte, x []float32, al *actLayout, nt int, y []float32, ys int) {
+		n8 := nr &^ 7
+		if nt != 1 || n8 == 0 || al.nb == 0 {
+			tile(w, wstride, nr, a, x, al, nt, y, ys)
+			return
+		}
+		_ = w[(n8-1)*wstride+al.nb*bpb-1]
+		_ = a[al.stride-1]
+		_ = y[n8-1]
+		r(&w[0], uintptr(wstride), uintptr(n8), &a[0], uintptr(al.nb), &y[0])
+		if n8 < nr {
+			tile(w[n8*wstride:], wstride, nr-n8, a, x, al, 1, y[n8:], ys)
 		}
 	}
 }

@@ -364,6 +364,163 @@ func iq4nlT1(w *byte, wstride uintptr, nr uintptr, a *byte, astride uintptr, nb 
 //go:noescape
 func iq4nlT2(w *byte, wstride uintptr, nr uintptr, a *byte, astride uintptr, nb uintptr, y *float32, ys uintptr)
 
+// q4kGemmT1 is the AVX2 form of q4kGemmGo for 1 activation row(s): for r < 8
+// and t < 1, y[t·ys + r] = the dot product of packed Q4_K row r (nb
+// super-blocks of 2496 bytes at p) with activation row t (internal Q8_K
+// layout at a + t·astride).
+//
+//go:noescape
+func q4kGemmT1(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q4kGemmT2 is the AVX2 form of q4kGemmGo for 2 activation row(s): for r < 8
+// and t < 2, y[t·ys + r] = the dot product of packed Q4_K row r (nb
+// super-blocks of 2496 bytes at p) with activation row t (internal Q8_K
+// layout at a + t·astride).
+//
+//go:noescape
+func q4kGemmT2(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q4kGemmT3 is the AVX2 form of q4kGemmGo for 3 activation row(s): for r < 8
+// and t < 3, y[t·ys + r] = the dot product of packed Q4_K row r (nb
+// super-blocks of 2496 bytes at p) with activation row t (internal Q8_K
+// layout at a + t·astride).
+//
+//go:noescape
+func q4kGemmT3(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q4kGemmT4 is the AVX2 form of q4kGemmGo for 4 activation row(s): for r < 8
+// and t < 4, y[t·ys + r] = the dot product of packed Q4_K row r (nb
+// super-blocks of 2496 bytes at p) with activation row t (internal Q8_K
+// layout at a + t·astride).
+//
+//go:noescape
+func q4kGemmT4(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q6kGemmT1 is the AVX2 form of q6kGemmGo for 1 activation row(s): for r < 8
+// and t < 1, y[t·ys + r] = the dot product of packed Q6_K row r (nb
+// super-blocks of 2848 bytes at p) with activation row t (internal Q8_K
+// layout at a + t·astride).
+//
+//go:noescape
+func q6kGemmT1(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q6kGemmT2 is the AVX2 form of q6kGemmGo for 2 activation row(s): for r < 8
+// and t < 2, y[t·ys + r] = the dot product of packed Q6_K row r (nb
+// super-blocks of 2848 bytes at p) with activation row t (internal Q8_K
+// layout at a + t·astride).
+//
+//go:noescape
+func q6kGemmT2(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q6kGemmT3 is the AVX2 form of q6kGemmGo for 3 activation row(s): for r < 8
+// and t < 3, y[t·ys + r] = the dot product of packed Q6_K row r (nb
+// super-blocks of 2848 bytes at p) with activation row t (internal Q8_K
+// layout at a + t·astride).
+//
+//go:noescape
+func q6kGemmT3(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q6kGemmT4 is the AVX2 form of q6kGemmGo for 4 activation row(s): for r < 8
+// and t < 4, y[t·ys + r] = the dot product of packed Q6_K row r (nb
+// super-blocks of 2848 bytes at p) with activation row t (internal Q8_K
+// layout at a + t·astride).
+//
+//go:noescape
+func q6kGemmT4(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q80GemmT1 is the AVX2 form of legacyGemmGo(true) for 1 activation row(s): for r < 8
+// and t < 1, y[t·ys + r] = the dot product of packed row r (nb blocks of 544
+// bytes at p) with activation row t (internal Q8_0 layout at a + t·astride).
+//
+//go:noescape
+func q80GemmT1(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q50GemmT1 is the AVX2 form of legacyGemmGo(false) for 1 activation row(s): for r < 8
+// and t < 1, y[t·ys + r] = the dot product of packed row r (nb blocks of 288
+// bytes at p) with activation row t (internal Q8_0 layout at a + t·astride).
+//
+//go:noescape
+func q50GemmT1(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q40GemmT1 is the AVX2 form of legacyGemmGo(false) for 1 activation row(s): for r < 8
+// and t < 1, y[t·ys + r] = the dot product of packed row r (nb blocks of 288
+// bytes at p) with activation row t (internal Q8_0 layout at a + t·astride).
+//
+//go:noescape
+func q40GemmT1(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q80GemmT2 is the AVX2 form of legacyGemmGo(true) for 2 activation row(s): for r < 8
+// and t < 2, y[t·ys + r] = the dot product of packed row r (nb blocks of 544
+// bytes at p) with activation row t (internal Q8_0 layout at a + t·astride).
+//
+//go:noescape
+func q80GemmT2(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q50GemmT2 is the AVX2 form of legacyGemmGo(false) for 2 activation row(s): for r < 8
+// and t < 2, y[t·ys + r] = the dot product of packed row r (nb blocks of 288
+// bytes at p) with activation row t (internal Q8_0 layout at a + t·astride).
+//
+//go:noescape
+func q50GemmT2(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q40GemmT2 is the AVX2 form of legacyGemmGo(false) for 2 activation row(s): for r < 8
+// and t < 2, y[t·ys + r] = the dot product of packed row r (nb blocks of 288
+// bytes at p) with activation row t (internal Q8_0 layout at a + t·astride).
+//
+//go:noescape
+func q40GemmT2(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q80GemmT3 is the AVX2 form of legacyGemmGo(true) for 3 activation row(s): for r < 8
+// and t < 3, y[t·ys + r] = the dot product of packed row r (nb blocks of 544
+// bytes at p) with activation row t (internal Q8_0 layout at a + t·astride).
+//
+//go:noescape
+func q80GemmT3(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q50GemmT3 is the AVX2 form of legacyGemmGo(false) for 3 activation row(s): for r < 8
+// and t < 3, y[t·ys + r] = the dot product of packed row r (nb blocks of 288
+// bytes at p) with activation row t (internal Q8_0 layout at a + t·astride).
+//
+//go:noescape
+func q50GemmT3(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q40GemmT3 is the AVX2 form of legacyGemmGo(false) for 3 activation row(s): for r < 8
+// and t < 3, y[t·ys + r] = the dot product of packed row r (nb blocks of 288
+// bytes at p) with activation row t (internal Q8_0 layout at a + t·astride).
+//
+//go:noescape
+func q40GemmT3(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q80GemmT4 is the AVX2 form of legacyGemmGo(true) for 4 activation row(s): for r < 8
+// and t < 4, y[t·ys + r] = the dot product of packed row r (nb blocks of 544
+// bytes at p) with activation row t (internal Q8_0 layout at a + t·astride).
+//
+//go:noescape
+func q80GemmT4(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q50GemmT4 is the AVX2 form of legacyGemmGo(false) for 4 activation row(s): for r < 8
+// and t < 4, y[t·ys + r] = the dot product of packed row r (nb blocks of 288
+// bytes at p) with activation row t (internal Q8_0 layout at a + t·astride).
+//
+//go:noescape
+func q50GemmT4(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q40GemmT4 is the AVX2 form of legacyGemmGo(false) for 4 activation row(s): for r < 8
+// and t < 4, y[t·ys + r] = the dot product of packed row r (nb blocks of 288
+// bytes at p) with activation row t (internal Q8_0 layout at a + t·astride).
+//
+//go:noescape
+func q40GemmT4(p *byte, nb uintptr, a *byte, astride uintptr, y *float32, ys uintptr)
+
+// q4kR8T1 is the AVX2 form of kTileGo(unpackQ4K) for one activation row and
+// nr rows (a multiple of 8) read eight at a time: y[r] = the dot product of
+// weight row r (nb super-blocks of 144 bytes at w + r·wstride) with the
+// activation row (internal Q8_K layout at a), with exact int32 super-block
+// sums.
+//
+//go:noescape
+func q4kR8T1(w *byte, wstride uintptr, nr uintptr, a *byte, nb uintptr, y *float32)
+
 // f16T1 is the AVX2 form of floatTileGo(widenF16) for 1 activation row(s) over the first
 // 16·n16 columns: for r < nr and t < 1, y[t·ys + r] = Σ_c w[r, c]·x[t·xs + c]
 // (weights of 2 bytes at w + r·wstride), in two fused 8-lane sums per row.
@@ -449,7 +606,8 @@ func f32T3(w *byte, wstride uintptr, nr uintptr, x *float32, xs uintptr, n16 uin
 func f32T4(w *byte, wstride uintptr, nr uintptr, x *float32, xs uintptr, n16 uintptr, y *float32, ys uintptr)
 
 // quantQ8KAVX2 is quantQ8KGo for nb blocks of 256 values at x: quants to q,
-// scales to d, sums of 16 quants to bs (x must not contain NaN).
+// scales to d, sums of 16 quants to bs (NaNs in x are skipped when finding the
+// largest |x|, as quantQ8KGo skips them).
 //
 //go:noescape
 func quantQ8KAVX2(x *float32, nb uintptr, q *byte, d *float32, bs *int16)

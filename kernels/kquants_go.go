@@ -184,8 +184,11 @@ func dot16(q *[16]int8, a *[16]byte) int32 {
 // does the float arithmetic of the AVX2 kernel step for step (eight lanes,
 // lane j holding elements 4j..4j+3 of every 32; fused multiply-adds), so
 // both give the same results (up to rare double roundings of fma32). With
-// reduce (Q6_K, Q3_K, whose assembly keeps unsigned quants) each
-// super-block's sum is one integer added in lane 0.
+// reduce (Q6_K, Q3_K, whose assembly keeps unsigned quants, and Q4_K, whose
+// packed GEMM keeps one lane per row) each super-block's sum is one exact
+// integer S added in lane 0, then its min term M:
+//
+//	acc = fma(S, d·da, acc);  acc = fma(M, (−dmin)·da, acc)
 func kTileGo(unpack kUnpackFunc, bpb int, reduce bool) tileFunc {
 	return func(w []byte, wstride, nr int, a []byte, _ []float32, al *actLayout, nt int, y []float32, ys int) {
 		kTile(unpack, bpb, reduce, w, wstride, nr, a, al, nt, y, ys)
@@ -219,6 +222,14 @@ func kTile(unpack kUnpackFunc, bpb int, reduce bool, w []byte, wstride, nr int, 
 							isum += l
 						}
 						at[0] = fma32(float32(isum), u.d*ad, at[0])
+						if u.hasMin {
+							bs := ar[cols+4*nb+32*ib : cols+4*nb+32*ib+32]
+							var msum int32
+							for s := 0; s < 16; s++ {
+								msum += u.m[s] * int32(int16(binary.LittleEndian.Uint16(bs[2*s:])))
+							}
+							at[0] = fma32(float32(msum), -u.dmin*ad, at[0])
+						}
 						continue
 					}
 					if u.hasMin {

@@ -17,7 +17,9 @@ type Workspace struct {
 	local [][]float32 // per-worker float scratch
 	mu    sync.Mutex
 	mm    matmulJob
+	gj    gemmJob
 	qj    quantJob
+	packs []packScratch // per-worker packed weights (gemmJob)
 }
 
 // Local returns a per-worker float32 scratch slice of length n for worker slot
@@ -87,6 +89,18 @@ func MatMul(p *Pool, ws *Workspace, prec Precision, w *Matrix, x []float32, n in
 		}
 		j.a = ws.act[:n*j.al.stride]
 		quantizeRows(p, ws, &j.al, x, n, j.a, nil)
+	}
+	if g := traitsTab[w.Type].gemm; g != nil && n >= gemmMinTokens {
+		gj := &ws.gj
+		gj.al, gj.a = j.al, j.a
+		gj.setup(p, w, n, y, g, ws)
+		if p.Threads() == 1 || gj.items == 1 {
+			gj.run(0)
+		} else {
+			p.run(gj)
+		}
+		gj.w, gj.a, gj.y, gj.ws, j.a, j.x = nil, nil, nil, nil, nil, nil
+		return nil
 	}
 	j.setup(p, w, n, y, tile)
 	if p.Threads() == 1 || w.Rows*w.RowBytes*n < serialBytes {

@@ -1,11 +1,13 @@
 package kernels
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"github.com/dseek-ai/dseek/dtype"
 	"github.com/dseek-ai/dseek/quant"
 )
 
@@ -251,4 +253,69 @@ func TestRMSNorm(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestQuantQ8KNaN is the regression test for a NaN in an activation row:
+// the AVX2 Q8_K quantizer once let a NaN into its lane maxima and then
+// searched for the largest |x| past the end of the block until it faulted.
+// Every implementation must now skip NaNs when it finds the block's scale,
+// agree with quantQ8KGo on the scale and on every non-NaN quant, and
+// MatMul over such a row must return.
+func TestQuantQ8KNaN(t *testing.T) {
+	nan := float32(math.NaN())
+	cases := map[string]func(x []float32){
+		"max in lane 1, NaN late": func(x []float32) { x[57], x[254] = 0.9961946, nan },
+		"NaN first":               func(x []float32) { x[0], x[9] = nan, -2 },
+		"all NaN":                 func(x []float32) { fill(x, nan) },
+		"NaN every 8th": func(x []float32) {
+			x[100] = 3
+			for i := 1; i < len(x); i += 8 {
+				x[i] = nan
+			}
+		},
+		"second block": func(x []float32) { x[256+255] = nan; x[300] = -5 },
+	}
+	rb, err := dtype.Q4_K.RowBytes(512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewMatrix(dtype.Q4_K, 3, 512, make([]byte, 3*rb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, mk := range cases {
+		x := make([]float32, 512)
+		for i := range x {
+			x[i] = 0.1 * float32(i%7-3)
+		}
+		mk(x)
+		al := newActLayout(actQ8_K, len(x))
+		want := make([]byte, al.stride)
+		quantQ8KGo(x, want)
+		forEachImpl(t, func(t *testing.T) {
+			got := make([]byte, al.stride)
+			quantQ8K(x, got)
+			for ib := 0; ib < 2; ib++ {
+				o := 512 + 4*ib
+				if !bytes.Equal(got[o:o+4], want[o:o+4]) {
+					t.Fatalf("%s: block %d scale %x, Go %x", name, ib, got[o:o+4], want[o:o+4])
+				}
+			}
+			for i, v := range x {
+				if v == v && got[i] != want[i] {
+					t.Fatalf("%s: quant %d = %d, Go %d", name, i, int8(got[i]), int8(want[i]))
+				}
+			}
+			y := make([]float32, 3)
+			if err := MatMul(nil, new(Workspace), PrecisionGGML, &w, x, 1, y); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		})
+	}
+}
+
+func fill(x []float32, v float32) {
+	for i := range x {
+		x[i] = v
+	}
 }

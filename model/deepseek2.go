@@ -121,9 +121,13 @@ func (d *deepseek2) describe() string {
 	if c.Gating == GatingSigmoid {
 		score = "sigmoid"
 	}
-	return fmt.Sprintf("MLA (%s, kv_lora_rank %d, qk_nope %d, qk_rope %d, v %d), %d dense + %d MoE layers, %d routed experts (top-%d, %s, %d groups/%d used), %d shared",
+	groups := "no expert groups"
+	if c.NExpertGroup > 1 {
+		groups = fmt.Sprintf("%d expert groups, %d used", c.NExpertGroup, c.NExpertGroupUse)
+	}
+	return fmt.Sprintf("MLA (%s, kv_lora_rank %d, qk_nope %d, qk_rope %d, v %d), %d dense + %d MoE layers, %d routed experts (top-%d, %s, %s), %d shared",
 		q, c.KVLoraRank, c.QKNopeHeadDim, c.QKRopeHeadDim, c.VHeadDim, c.NLayerDenseLead, c.NLayer-c.NLayerDenseLead,
-		c.NExpert, c.NExpertUsed, score, max(c.NExpertGroup, 1), max(c.NExpertGroupUse, 1), c.NExpertShared)
+		c.NExpert, c.NExpertUsed, score, groups, c.NExpertShared)
 }
 
 func (d *deepseek2) ffn(r *run, il int, h, out []float32, n int) error {

@@ -34,16 +34,13 @@ const (
 func (s *Server) renderChat(msgs []chat.Message, tools []chat.Tool, thinking *bool) (*chatPrompt, *openai.Error) {
 	prefix := len(msgs) > 0 && msgs[len(msgs)-1].Prefix
 	opts := chat.RenderOptions{AddGenerationPrompt: !prefix, Thinking: thinking, Tools: tools, BOS: s.bos, EOS: s.eos}
-	text, spans, err := chat.RenderSpans(s.renderer, msgs, opts)
+	text, spans, err := chat.RenderPrompt(s.renderer, msgs, opts)
 	if err != nil {
 		param := "messages"
 		if len(tools) > 0 && strings.Contains(err.Error(), "tool") {
 			param = "tools"
 		}
 		return nil, openai.Invalid(param, "cannot render the conversation with this model's chat template: %v", err)
-	}
-	if thinking != nil && !*thinking && !prefix && chat.EndsInReasoning(text) {
-		text += chat.TokEndThink + "\n\n"
 	}
 	if e := s.checkPromptBytes(len(text), "messages"); e != nil {
 		return nil, e

@@ -236,7 +236,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"logits", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--tokens", "1,99999", "-o", "-"}, "outside the vocabulary"},
 		{[]string{"run", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--kv-type", "q4", "-p", "x"}, "--kv-type"},
 		{[]string{"run", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--top-p", "-3", "-p", "x"}, "top"},
-		{[]string{"tokenize", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--add-special", "maybe", "x"}, "--add-special"},
+		{[]string{"tokenize", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "--add-special=maybe", "x"}, "add-special"},
 		{[]string{"run", "-m", fixture(t, "models/qwen2-tiny-Q8_0.gguf"), "-c", "16", "--raw", "-p", strings.Repeat("hello ", 40)}, "context"},
 	} {
 		_, err := dseek(t, "", c.args...)

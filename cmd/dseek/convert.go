@@ -27,6 +27,9 @@ and metadata. Tensors are streamed; memory use stays small.`,
 			if out == "" {
 				return fmt.Errorf("no output: pass -o OUT.gguf")
 			}
+			if opt.Threads < 0 {
+				return fmt.Errorf("--threads %d: must be 0 (default) or positive", opt.Threads)
+			}
 			update, finish := barProgress("converting")
 			opt.Progress = update
 			start := time.Now()

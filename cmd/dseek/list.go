@@ -26,6 +26,9 @@ func newListCmd() *cobra.Command {
 			// A damaged manifest is reported after the readable ones.
 			ms, listErr := st.List()
 			if asJSON {
+				if ms == nil {
+					ms = ms[:0:0] // an empty store prints [], not null
+				}
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(ms); err != nil {

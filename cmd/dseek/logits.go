@@ -56,16 +56,20 @@ logits [n_tokens × n_vocab] for every position (the format of the fixtures'
 	return cmd
 }
 
-func parseIDs(s string) ([]int32, error) {
+func parseIDs(s string) ([]int32, error) { return parseIDList("--tokens", s) }
+
+// parseIDList parses comma- or space-separated token ids; what names the
+// argument in error messages.
+func parseIDList(what, s string) ([]int32, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, fmt.Errorf("no tokens: pass --tokens 1,2,3")
+		return nil, fmt.Errorf("no tokens: pass %s 1,2,3", what)
 	}
 	var ids []int32
 	for i, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
 		v, err := strconv.ParseInt(strings.TrimSpace(f), 10, 32)
 		if err != nil {
-			return nil, fmt.Errorf("--tokens: item %d %q is not a token id", i, f)
+			return nil, fmt.Errorf("%s: item %d %q is not a token id", what, i, f)
 		}
 		ids = append(ids, int32(v))
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path"
 
@@ -55,6 +57,10 @@ deepseek-r1:7b-q8_0. Interrupted downloads resume. HF_TOKEN authenticates
 			}
 			m, err := hub.Pull(cmd.Context(), hub.NewClient(), st, args[0], opt)
 			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) {
+					return fmt.Errorf("%w\n(cannot reach the hub: check the network, or set HF_ENDPOINT to a mirror; an interrupted download resumes when you pull again)", err)
+				}
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s %s, %s\n%s\n", m.Name, m.Arch, m.Quant, humanBytes(m.Size), st.ModelPath(m))

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/dseek-ai/dseek/store"
 )
 
 func init() { extraCommands = append(extraCommands, newRmCmd) }
@@ -21,6 +24,9 @@ func newRmCmd() *cobra.Command {
 			}
 			for _, n := range args {
 				if err := st.Remove(n); err != nil {
+					if errors.Is(err, store.ErrNotFound) {
+						return fmt.Errorf("%s: not in the store (`dseek list` shows what is): %w", n, store.ErrNotFound)
+					}
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", n)

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -12,15 +12,48 @@ import (
 	"github.com/dseek-ai/dseek/store"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; a plain
+// go build or go install from a git checkout reports the commit instead.
 var version = "dev"
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	if info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return version
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return "dev-" + rev
+}
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "dseek",
 		Short:         "Run DeepSeek models on the CPU",
 		Long:          "dseek runs DeepSeek-family GGUF models (deepseek2: V2/V2-Lite/V3/R1/V3.1; qwen2 and llama: R1-Distill, DeepSeek-LLM) on the CPU.",
-		Version:       version,
+		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -127,15 +160,6 @@ func (f *modelFlags) load(cmd *cobra.Command) (*engine.Engine, error) {
 		return nil, err
 	}
 	return engine.Load(cmd.Context(), path, opt)
-}
-
-// parseBoolFlag parses "true"/"false"/"1"/"0".
-func parseBoolFlag(name, v string) (bool, error) {
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("--%s %q: want true or false", name, v)
-	}
-	return b, nil
 }
 
 func stderrf(format string, a ...any) { fmt.Fprintf(os.Stderr, format, a...) }

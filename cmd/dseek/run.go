@@ -86,9 +86,9 @@ Ctrl-C stops the current answer and keeps the session.`,
 				return err
 			}
 			switch ro.think {
-			case "show", "hide", "off":
+			case "show", "hide", "on", "off":
 			default:
-				return fmt.Errorf("--think %q: want show, hide or off", ro.think)
+				return fmt.Errorf("--think %q: want show, hide, on or off", ro.think)
 			}
 			// The engine reads MaxTokens <= 0 as "no limit"; -n 0 used to
 			// generate without limit instead of nothing.
@@ -116,7 +116,7 @@ Ctrl-C stops the current answer and keeps the session.`,
 	fl.StringVarP(&ro.prompt, "prompt", "p", "", "answer this prompt and exit")
 	fl.IntVarP(&ro.nPredict, "n-predict", "n", -1, "maximum tokens to generate per answer (-1 = until the end of the answer or a full context)")
 	fl.StringVar(&ro.system, "system", "", "system prompt")
-	fl.StringVar(&ro.think, "think", "show", "reasoning: show (dimmed), hide, or off (ask the model not to think, where it supports that)")
+	fl.StringVar(&ro.think, "think", "show", "reasoning: show (dimmed), hide, on (switch thinking on, shown; V3.1), or off (no thinking: V3.1 switches it off, R1-style templates get their think block closed)")
 	fl.StringVar(&ro.builtin, "template", "", "use a built-in chat format instead of the file's template: deepseek-llm, deepseek-v3, deepseek-r1, deepseek-v3.1")
 	fl.BoolVar(&ro.raw, "raw", false, "no chat template: the prompt is raw text (special tokens parsed, BOS added)")
 	fl.BoolVar(&ro.ignoreEOS, "ignore-eos", false, "keep generating after the end-of-generation token")
@@ -143,9 +143,14 @@ func newChatter(e *engine.Engine, ro runOptions, p sampler.Params, out io.Writer
 	if f, ok := out.(*os.File); ok {
 		c.tty = term.IsTerminal(int(f.Fd()))
 	}
-	if ro.think == "off" {
+	switch ro.think {
+	case "off":
 		f := false
 		c.think = &f
+	case "on":
+		t := true
+		c.think = &t
+		c.show = true
 	}
 	if !ro.raw {
 		cs, err := newChatSetup(e.File, e.Tokenizer, ro.builtin)
@@ -177,7 +182,7 @@ func (c *chatter) turn(ctx context.Context, user string) (engine.GenerateStats, 
 		ids = c.e.Tokenizer.Encode(user, true, true)
 	} else {
 		msgs := append(append([]chat.Message{}, c.history...), chat.Message{Role: "user", Content: user})
-		text, spans, err := chat.RenderSpans(c.cs.renderer, msgs, chat.RenderOptions{AddGenerationPrompt: true, Thinking: c.think, BOS: c.cs.bos, EOS: c.cs.eos})
+		text, spans, err := chat.RenderPrompt(c.cs.renderer, msgs, chat.RenderOptions{AddGenerationPrompt: true, Thinking: c.think, BOS: c.cs.bos, EOS: c.cs.eos})
 		if err != nil {
 			return engine.GenerateStats{}, err
 		}
@@ -234,11 +239,19 @@ func (c *chatter) turn(ctx context.Context, user string) (engine.GenerateStats, 
 		fmt.Fprint(c.out, "\n[stopped]")
 	}
 	if c.opt.verbose {
-		stderrf("\n[prompt %d tokens (%d cached) in %.2fs, %.1f t/s; generated %d tokens in %.2fs, %.1f t/s; %s]\n",
-			st.PromptTokens, st.CachedTokens, st.PromptTime.Seconds(), rate(st.PromptTokens-st.CachedTokens, st.PromptTime),
-			st.GeneratedTokens, st.GenerateTime.Seconds(), rate(st.GeneratedTokens, st.GenerateTime), st.StopReason)
+		stderrf("\n[prompt %s (%d cached) in %.2fs, %.1f t/s; generated %s in %.2fs, %.1f t/s; %s]\n",
+			tokens(st.PromptTokens), st.CachedTokens, st.PromptTime.Seconds(), rate(st.PromptTokens-st.CachedTokens, st.PromptTime),
+			tokens(st.GeneratedTokens), st.GenerateTime.Seconds(), rate(st.GeneratedTokens, st.GenerateTime), st.StopReason)
 	}
 	return st, nil
+}
+
+// tokens formats a token count: "1 token", "7 tokens".
+func tokens(n int) string {
+	if n == 1 {
+		return "1 token"
+	}
+	return fmt.Sprintf("%d tokens", n)
 }
 
 func rate(n int, d time.Duration) float64 {

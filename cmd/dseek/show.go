@@ -71,7 +71,7 @@ func newShowCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&path, "model", "m", "", "model: path to a GGUF file")
+	cmd.Flags().StringVarP(&path, "model", "m", "", "model: path to a GGUF file or a name from dseek list")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

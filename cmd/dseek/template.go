@@ -9,6 +9,7 @@ import (
 
 	"github.com/dseek-ai/dseek/chat"
 	"github.com/dseek-ai/dseek/gguf"
+	"github.com/dseek-ai/dseek/store"
 	"github.com/dseek-ai/dseek/tokenizer"
 )
 
@@ -140,7 +141,7 @@ func newChatSetup(f *gguf.File, tok *tokenizer.Tokenizer, builtin string) (*chat
 // render returns the prompt text and whether the tokenizer must add BOS.
 func (cs *chatSetup) render(msgs []chat.Message, opts chat.RenderOptions) (string, bool, error) {
 	opts.BOS, opts.EOS = cs.bos, cs.eos
-	text, err := cs.renderer.Render(msgs, opts)
+	text, _, err := chat.RenderPrompt(cs.renderer, msgs, opts)
 	if err != nil {
 		return "", false, err
 	}
@@ -170,9 +171,13 @@ for its family) and prints the prompt text.`,
 				return err
 			}
 			if path == "" {
-				return fmt.Errorf("no model: pass -m path/to/model.gguf")
+				return fmt.Errorf("no model: pass -m path/to/model.gguf or a name from dseek list")
 			}
-			f, err := gguf.Open(path)
+			resolved, err := store.Resolve(path)
+			if err != nil {
+				return err
+			}
+			f, err := gguf.Open(resolved)
 			if err != nil {
 				return err
 			}
@@ -203,7 +208,7 @@ for its family) and prints the prompt text.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&path, "model", "m", "", "model: path to a GGUF file")
+	fl.StringVarP(&path, "model", "m", "", "model: path to a GGUF file or a name from dseek list")
 	fl.StringVar(&messages, "messages", "", "JSON file with an array of {role, content, ...} messages")
 	fl.StringVar(&tools, "tools", "", "JSON file with an array of OpenAI tool definitions")
 	fl.StringVar(&thinking, "thinking", "", "on or off: thinking mode for models that support it (default: the model's)")

@@ -11,13 +11,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dseek-ai/dseek/gguf"
+	"github.com/dseek-ai/dseek/store"
 	"github.com/dseek-ai/dseek/tokenizer"
 )
 
 // openTokenizer reads only the tokenizer of a GGUF file.
-func openTokenizer(path string) (*tokenizer.Tokenizer, error) {
-	if path == "" {
-		return nil, fmt.Errorf("no model: pass -m path/to/model.gguf")
+func openTokenizer(model string) (*tokenizer.Tokenizer, error) {
+	if model == "" {
+		return nil, fmt.Errorf("no model: pass -m path/to/model.gguf or a name from dseek list")
+	}
+	path, err := store.Resolve(model)
+	if err != nil {
+		return nil, err
 	}
 	f, err := gguf.Open(path)
 	if err != nil {
@@ -32,8 +37,8 @@ func openTokenizer(path string) (*tokenizer.Tokenizer, error) {
 }
 
 func newTokenizeCmd() *cobra.Command {
-	var path, file, addSpecial, parseSpecial string
-	var asJSON, idsOnly bool
+	var path, file string
+	var asJSON, idsOnly, add, parse bool
 	cmd := &cobra.Command{
 		Use:   "tokenize -m MODEL [--json] [--add-special=BOOL] [--parse-special=BOOL] [-f FILE | TEXT]",
 		Short: "Print the token ids of a text",
@@ -44,14 +49,6 @@ text such as <｜User｜> into control tokens — llama.cpp's add_special and
 parse_special.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			add, err := parseBoolFlag("add-special", addSpecial)
-			if err != nil {
-				return err
-			}
-			parse, err := parseBoolFlag("parse-special", parseSpecial)
-			if err != nil {
-				return err
-			}
 			text, err := inputText(cmd, args, file)
 			if err != nil {
 				return err
@@ -83,10 +80,10 @@ parse_special.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&path, "model", "m", "", "model: path to a GGUF file")
+	fl.StringVarP(&path, "model", "m", "", "model: path to a GGUF file or a name from dseek list")
 	fl.StringVarP(&file, "file", "f", "", "read the text from FILE (- for stdin)")
-	fl.StringVar(&addSpecial, "add-special", "true", "add BOS/EOS as the model's metadata says")
-	fl.StringVar(&parseSpecial, "parse-special", "false", "turn special-token text into control tokens")
+	fl.BoolVar(&add, "add-special", true, "add BOS/EOS as the model's metadata says (--add-special=false to not)")
+	fl.BoolVar(&parse, "parse-special", false, "turn special-token text into control tokens")
 	fl.BoolVar(&asJSON, "json", false, "print a JSON array of ids")
 	fl.BoolVar(&idsOnly, "ids", false, "print only the ids, as [a, b, c]")
 	return cmd
@@ -119,7 +116,7 @@ spaces or commas). With --special, control tokens print their text; without,
 they print nothing (llama.cpp's unparse_special).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ids, err := parseIDs(strings.Join(args, ","))
+			ids, err := parseIDList("ID", strings.Join(args, ","))
 			if err != nil {
 				return err
 			}
@@ -136,7 +133,7 @@ they print nothing (llama.cpp's unparse_special).`,
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&path, "model", "m", "", "model: path to a GGUF file")
+	cmd.Flags().StringVarP(&path, "model", "m", "", "model: path to a GGUF file or a name from dseek list")
 	cmd.Flags().BoolVar(&special, "special", false, "render control tokens as their text")
 	return cmd
 }

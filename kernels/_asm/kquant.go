@@ -61,6 +61,10 @@ func constants() {
 	})
 }
 
+// prefetchDist is how far ahead (bytes) the single-row kernels prefetch
+// the weights they stream in decode.
+const prefetchDist = 2048
+
 // kctx is the state of one K-quant kernel being generated.
 type kctx struct {
 	T       int
@@ -86,6 +90,7 @@ type kq struct {
 	bpb    int
 	hasMin bool // mins: acc -= dmin·da·Σ m·bsum
 	hasOff bool // unsigned storage with offset: isum -= Σ (off·sc)·bsum
+	reduce bool // one exact integer per super-block (and one for the mins)
 	signed bool // signed values: maddubs(|v|, sign(a, v))
 	// prepare stores d (and -dmin), the unit scale vectors and the
 	// mins/offset vector of the super-block at k.w into the stack slots.
@@ -200,6 +205,13 @@ func kKernel(q kq, T int) {
 	}
 
 	Label(name + "_blk")
+	if T == 1 {
+		PREFETCHT0(Mem{Base: k.w, Disp: prefetchDist})
+		PREFETCHT0(Mem{Base: k.w, Disp: prefetchDist + 64})
+		if q.bpb > 128 {
+			PREFETCHT0(Mem{Base: k.w, Disp: prefetchDist + 128})
+		}
+	}
 	q.prepare(k)
 	isum := make([]VecVirtual, T)
 	for t := range isum {
@@ -240,15 +252,26 @@ func kKernel(q kq, T int) {
 			VPMADDWD(at(b, t, 0), off, off)
 			VPSUBD(off, isum[t], isum[t])
 		}
-		if q.hasOff {
-			// unsigned storage: the lanes carry large offset terms, so
-			// reduce to the exact int32 of the super-block first
+		if q.reduce {
+			// one exact int32 per super-block (unsigned storage: the
+			// lanes carry large offset terms; Q4_K: the packed GEMM's
+			// numerics), then the mins' exact int32
 			h := reduceI32(isum[t])
 			VCVTDQ2PS(h, h)
+			da := XMM()
+			VMOVSS(at(d, t, 0), da)
 			ds := XMM()
-			VMOVSS(at(d, t, 0), ds)
-			VMULSS(k.dw, ds, ds)
+			VMULSS(k.dw, da, ds)
 			VFMADD231SS(h, ds, acc[t].AsX())
+			if q.hasMin {
+				mi := YMM()
+				VMOVDQU(k.mins, mi)
+				VPMADDWD(at(b, t, 0), mi, mi)
+				m := reduceI32(mi)
+				VCVTDQ2PS(m, m)
+				VMULSS(k.ndmin, da, da)
+				VFMADD231SS(m, da, acc[t].AsX())
+			}
 			continue
 		}
 		// lanes are exact partial sums of terms no larger than the
@@ -378,7 +401,7 @@ func shiftedBits(m Mem, l int, mask Mem) VecVirtual {
 // Q4_K: d, dmin fp16; 12 bytes of 6-bit scales/mins; qs[128] nibbles, unit
 // u = 2c + h is the low (h = 0) or high nibble of qs[32c:32c+32].
 func q4K() kq {
-	return kq{name: "q4k", twin: "kTileGo(unpackQ4K)", bpb: 144, hasMin: true,
+	return kq{name: "q4k", twin: "kTileGo(unpackQ4K)", bpb: 144, hasMin: true, reduce: true,
 		prepare: prepareK4,
 		unit: func(k *kctx, u int) (VecVirtual, VecVirtual) {
 			return nibblePair(k, Mem{Base: k.w, Disp: 16 + 32*(u/2)}, u), nil
@@ -404,7 +427,7 @@ func q5K() kq {
 // unit u = 4h + k: low nibble (k < 2) or high nibble of ql[64h + 32(k%2):],
 // bits 2k..2k+1 of qh[32h:] on top; stored unsigned, offset 32.
 func q6K() kq {
-	return kq{name: "q6k", twin: "kTileGo(unpackQ6K)", bpb: 210, hasOff: true,
+	return kq{name: "q6k", twin: "kTileGo(unpackQ6K)", bpb: 210, hasOff: true, reduce: true,
 		prepare: func(k *kctx) {
 			VMOVUPS(broadcastF16(Mem{Base: k.w, Disp: 208}), k.dw)
 			raw := XMM()
@@ -440,7 +463,7 @@ func prepareScales16(k *kctx, raw VecVirtual, shift int) {
 // 108; unit u = 4h + k: bits 2k..2k+1 of qs[32h:], bit u of hmask as bit 2;
 // stored unsigned 0..7, offset 4.
 func q3K() kq {
-	return kq{name: "q3k", twin: "kTileGo(unpackQ3K)", bpb: 110, hasOff: true,
+	return kq{name: "q3k", twin: "kTileGo(unpackQ3K)", bpb: 110, hasOff: true, reduce: true,
 		prepare: func(k *kctx) {
 			w := k.w
 			VMOVUPS(broadcastF16(Mem{Base: w, Disp: 108}), k.dw)

@@ -222,6 +222,11 @@ func lKernel(q lq, T int) {
 	JZ(LabelRef(name + "_tail"))
 
 	Label(name + "_g4")
+	if T == 1 {
+		for o := 0; o < 4*q.bpb; o += 64 {
+			PREFETCHT0(Mem{Base: w, Disp: prefetchDist + o})
+		}
+	}
 	ws := make([]VecVirtual, 4)
 	vs := make([]Mem, 4)
 	for b := 0; b < 4; b++ {

@@ -29,6 +29,8 @@ func main() {
 	constants()
 	kquantKernels()
 	legacyKernels()
+	gemmKernels()
+	rowKernels()
 	floatKernels()
 	quantizers()
 	vectorOps()

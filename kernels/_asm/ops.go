@@ -213,7 +213,8 @@ func quantQ8K() {
 	TEXT("quantQ8KAVX2", NOSPLIT, "func(x *float32, nb uintptr, q *byte, d *float32, bs *int16)")
 	Pragma("noescape")
 	Doc("quantQ8KAVX2 is quantQ8KGo for nb blocks of 256 values at x: quants to q,",
-		"scales to d, sums of 16 quants to bs (x must not contain NaN).")
+		"scales to d, sums of 16 quants to bs (NaNs in x are skipped when finding the",
+		"largest |x|, as quantQ8KGo skips them).")
 	x := Load(Param("x"), GP64())
 	nb := Load(Param("nb"), GP64())
 	q := Load(Param("q"), GP64())
@@ -224,15 +225,19 @@ func quantQ8K() {
 	// amax over 256 values
 	am := YMM()
 	VMOVUPS(absMask, am)
+	// The accumulators start at zero and are the operand MAXPS returns
+	// when a comparison is unordered, so a NaN in x never reaches amax:
+	// amax is the largest non-NaN |x| in every lane, as quantQ8KGo's
+	// "a > amax" finds it, and the search below always stops in the block.
 	m := make([]VecVirtual, 4)
 	for i := range m {
 		m[i] = YMM()
-		VANDPS(Mem{Base: x, Disp: 32 * i}, am, m[i])
+		VXORPS(m[i], m[i], m[i])
 	}
-	for j := 4; j < 32; j++ {
+	for j := 0; j < 32; j++ {
 		t := YMM()
 		VANDPS(Mem{Base: x, Disp: 32 * j}, am, t)
-		VMAXPS(t, m[j%4], m[j%4])
+		VMAXPS(m[j%4], t, m[j%4])
 	}
 	VMAXPS(m[1], m[0], m[0])
 	VMAXPS(m[3], m[2], m[2])
