@@ -78,6 +78,13 @@ func TestConvertFileOutput(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err != nil {
 		t.Fatal(err)
 	}
+	// A missing directory was reported by the temporary file's name
+	// ("open /x/.m.gguf.tmp-770493535: ...").
+	missing := filepath.Join(outDir, "no-such-dir", "m.gguf")
+	if _, err := ConvertFile(context.Background(), dir, missing, Options{}); err == nil ||
+		!strings.Contains(err.Error(), "cannot create "+missing+": directory "+filepath.Dir(missing)+" does not exist") || strings.Contains(err.Error(), ".tmp-") {
+		t.Fatalf("output in a missing directory: err = %v", err)
+	}
 	out := filepath.Join(outDir, "m.gguf")
 	if _, err := ConvertFile(context.Background(), dir, out, Options{}); err != nil {
 		t.Fatal(err)

@@ -17,8 +17,10 @@ package convert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -260,7 +262,7 @@ func ConvertFile(ctx context.Context, dir, out string, opt Options) (*Result, er
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
 	if err != nil {
-		return nil, err
+		return nil, createError(out, err)
 	}
 	defer os.Remove(tmp.Name())
 	res, err := Convert(ctx, dir, tmp, opt)
@@ -279,6 +281,23 @@ func ConvertFile(ctx context.Context, dir, out string, opt Options) (*Result, er
 		return nil, err
 	}
 	return res, os.Rename(tmp.Name(), out)
+}
+
+// createError describes a failure to create the temporary file next to
+// out by out itself: "open /nonexistent/.x.gguf.tmp-770493535: no such file
+// or directory" named a file the user never asked for.
+func createError(out string, err error) error {
+	dir := filepath.Dir(out)
+	if st, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+		return fmt.Errorf("convert: cannot create %s: directory %s does not exist", out, dir)
+	} else if serr == nil && !st.IsDir() {
+		return fmt.Errorf("convert: cannot create %s: %s is not a directory", out, dir)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("convert: cannot create %s: %w", out, err)
 }
 
 // ropeFreqs is LlamaModel.generate_extra_tensors: llama3 rope scaling

@@ -59,6 +59,15 @@ func loadScales(o *outTensor) ([]*safetensors.BlockScales, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A NaN or infinite scale used to turn its whole block into NaN
+		// weights in the output without a word.
+		sc := (cols + b1 - 1) / b1
+		for j, v := range bs.V {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("convert: %s: block [%d, %d] has scale %v (weight %s): the checkpoint is damaged",
+					s.scales.Name, int64(j)/sc, int64(j)%sc, v, s.t.Name)
+			}
+		}
 		out[i] = bs
 	}
 	return out, nil
@@ -121,8 +130,17 @@ func (o *outTensor) fillRun(e, r, n int64, dst []float32, sc *safetensors.BlockS
 	var err error
 	if sc != nil {
 		for i := range n {
-			if err = sc.DequantRow(r+i, raw[i*rowBytes:(i+1)*rowBytes], dst[i*o.rowLen:(i+1)*o.rowLen]); err != nil {
+			row := dst[i*o.rowLen : (i+1)*o.rowLen]
+			if err = sc.DequantRow(r+i, raw[i*rowBytes:(i+1)*rowBytes], row); err != nil {
 				return err
+			}
+			// E4M3 has NaN codes (0x7f, 0xff), and a finite scale times
+			// 448 can overflow: either would be written as is.
+			for j, v := range row {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return fmt.Errorf("convert: %s: element [%d, %d] dequantizes to %v (FP8 byte %#02x, block scale %v): the checkpoint is damaged",
+						src.t.Name, r+i, j, v, raw[i*rowBytes+int64(j)], sc.V[((r+i)/sc.B0)*((sc.Cols+sc.B1-1)/sc.B1)+int64(j)/sc.B1])
+				}
 			}
 		}
 	} else if err = safetensors.ToFloat32(src.t.DType, raw, dst); err != nil {

@@ -26,10 +26,16 @@ func (s *Scheduler) admit() {
 			return // wait for running sequences to finish
 		}
 		s.mu.Lock()
+		if len(s.queue) == 0 || s.queue[0] != q {
+			// Shutdown took the queue meanwhile (and ended q).
+			s.mu.Unlock()
+			continue
+		}
 		s.queue = s.queue[1:]
 		s.nRun = len(s.running) + 1 // counted as running from here on (Submit's bound)
 		s.mu.Unlock()
 		s.startSeq(q, entry, k)
+		q.out.start(q.usage())
 		s.admitSeq++
 		q.admitted = s.admitSeq
 		s.running = append(s.running, q)
@@ -84,7 +90,7 @@ func (s *Scheduler) freePages() int { return s.e.Cache.MaxPages() - s.e.Cache.Us
 // holds e.mu.
 func (s *Scheduler) finish(q *schedSeq, reason, stop string, err error) {
 	var text string
-	if reason != StopString && reason != StopCancelled && reason != StopError {
+	if reason != StopString && reason != StopCancelled && reason != StopError && reason != StopRejected {
 		text = q.flushText()
 	}
 	if text != "" {
@@ -108,6 +114,11 @@ func (s *Scheduler) finish(q *schedSeq, reason, stop string, err error) {
 	if q.unwake != nil {
 		q.unwake()
 	}
+	s.countFinished(reason)
+}
+
+// countFinished counts a request that ended, by its stop reason.
+func (s *Scheduler) countFinished(reason string) {
 	s.stats.add(func(st *Stats) {
 		st.Finished++
 		if st.FinishedBy == nil {

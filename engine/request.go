@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/dseek-ai/dseek/sampler"
 )
@@ -92,13 +93,15 @@ type Event struct {
 	Done bool
 	// Reason is why generation ended: StopEOG, StopLength, StopContext
 	// (MaxSeqLen reached), StopCancelled, StopString, StopConstraint,
-	// StopPreempted or StopError.
+	// StopPreempted, StopError, or StopRejected (ended in the wait queue,
+	// without running, because Shutdown began).
 	Reason string
 	// StopString is the Request.Stop entry that matched (Reason StopString).
 	StopString string
 	// Usage counts the request's tokens (final event).
 	Usage Usage
-	// Err is set with Reason StopError.
+	// Err is set with Reason StopError (what failed) and StopRejected
+	// (ErrClosed).
 	Err error
 }
 
@@ -109,6 +112,7 @@ const (
 	StopConstraint = "constraint"  // the Request.Constraint reported Done
 	StopPreempted  = "preempted"   // ended early: the KV cache had no room for it
 	StopError      = "error"       // sampling or the forward pass failed
+	StopRejected   = "rejected"    // never ran: still queued when Shutdown began
 )
 
 // Scheduler errors returned by Submit.
@@ -124,3 +128,33 @@ var (
 	// the vocabulary.
 	ErrBadRequest = errors.New("engine: bad request")
 )
+
+// PromptTooLongError is the error Submit returns for a prompt that leaves
+// no room for a generated token; errors.Is(err, ErrPromptTooLong) holds.
+type PromptTooLongError struct {
+	// Tokens is the prompt length; MaxSeqLen the most tokens a request may
+	// hold (prompt and completion).
+	Tokens, MaxSeqLen int
+}
+
+// Error describes the prompt and the context.
+func (e *PromptTooLongError) Error() string {
+	return fmt.Sprintf("%v: the prompt has %d tokens and the context holds %d (prompt and completion)", ErrPromptTooLong, e.Tokens, e.MaxSeqLen)
+}
+
+// Unwrap returns ErrPromptTooLong.
+func (e *PromptTooLongError) Unwrap() error { return ErrPromptTooLong }
+
+// BadRequestError is the error Submit returns for a malformed request;
+// errors.Is(err, ErrBadRequest) holds.
+type BadRequestError struct {
+	// Reason says what is wrong, without a package prefix (e.g. "token id
+	// 7 at prompt index 2 is outside the vocabulary [0, 5)").
+	Reason string
+}
+
+// Error is "engine: bad request: " and the reason.
+func (e *BadRequestError) Error() string { return ErrBadRequest.Error() + ": " + e.Reason }
+
+// Unwrap returns ErrBadRequest.
+func (e *BadRequestError) Unwrap() error { return ErrBadRequest }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -137,10 +138,12 @@ func (s *Scheduler) Options() SchedulerOptions { return s.opt }
 
 // Submit queues a request and returns the stream of its events. Cancelling
 // ctx ends the request at the next step boundary and frees its KV cache at
-// once. It returns ErrBadRequest (wrapped) for an empty prompt or a token id
-// outside the vocabulary, ErrPromptTooLong (wrapped) for a prompt of
-// MaxSeqLen tokens or more, ErrQueueFull when the wait queue is full, and
-// ErrClosed after Shutdown has begun.
+// once. It returns a *BadRequestError (errors.Is ErrBadRequest) for an
+// empty prompt, a token id outside the vocabulary (in the prompt or the
+// logit bias) or a logit bias that is not finite, a *PromptTooLongError
+// (errors.Is ErrPromptTooLong) for a prompt of MaxSeqLen tokens or more,
+// ErrQueueFull when the wait queue is full, and ErrClosed after Shutdown has
+// begun.
 func (s *Scheduler) Submit(ctx context.Context, req Request) (*Stream, error) {
 	if err := s.checkRequest(&req); err != nil {
 		return nil, err
@@ -168,19 +171,34 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Stream, error) {
 	return q.out, nil
 }
 
-// checkRequest validates the prompt and clamps TopLogprobs.
+// Check returns the error Submit would return for req's contents
+// (*BadRequestError, *PromptTooLongError), without queueing it: for callers
+// that answer some requests without generating (an echo of the prompt
+// alone).
+func (s *Scheduler) Check(req Request) error { return s.checkRequest(&req) }
+
+// checkRequest validates the prompt and the logit bias and clamps
+// TopLogprobs.
 func (s *Scheduler) checkRequest(req *Request) error {
 	if len(req.Prompt) == 0 {
-		return fmt.Errorf("%w: empty prompt", ErrBadRequest)
+		return &BadRequestError{Reason: "empty prompt"}
 	}
 	nv := int32(s.e.Model.Config.NVocab)
 	for i, id := range req.Prompt {
 		if id < 0 || id >= nv {
-			return fmt.Errorf("%w: token id %d at prompt index %d is outside the vocabulary [0, %d)", ErrBadRequest, id, i, nv)
+			return &BadRequestError{Reason: fmt.Sprintf("token id %d at prompt index %d is outside the vocabulary [0, %d)", id, i, nv)}
+		}
+	}
+	for id, b := range req.Sampling.LogitBias {
+		switch {
+		case id < 0 || id >= nv:
+			return &BadRequestError{Reason: fmt.Sprintf("logit bias for token id %d, outside the vocabulary [0, %d)", id, nv)}
+		case math.IsNaN(b) || math.IsInf(b, 0):
+			return &BadRequestError{Reason: fmt.Sprintf("logit bias %v for token id %d is not a finite number", b, id)}
 		}
 	}
 	if len(req.Prompt) >= s.opt.MaxSeqLen {
-		return fmt.Errorf("%w: the prompt has %d tokens and the context holds %d (prompt and completion)", ErrPromptTooLong, len(req.Prompt), s.opt.MaxSeqLen)
+		return &PromptTooLongError{Tokens: len(req.Prompt), MaxSeqLen: s.opt.MaxSeqLen}
 	}
 	req.TopLogprobs = min(max(req.TopLogprobs, 0), 20)
 	return nil
@@ -194,16 +212,24 @@ func (s *Scheduler) signal() {
 	}
 }
 
-// Shutdown stops accepting requests and lets running and queued ones
-// finish. When ctx ends first, everything left is cancelled (streams end
-// with StopCancelled). The prefix cache is then saved to CacheDir, if set,
-// and the loop goroutine exits. It returns ctx.Err() if it had to cancel,
-// or an error from saving the cache.
+// Shutdown stops accepting requests, ends the queued ones that have not
+// started at once (their streams end with StopRejected and ErrClosed, so
+// their clients can retry elsewhere) and lets the running ones finish.
+// When ctx ends first, everything left is cancelled (streams end with
+// StopCancelled). The prefix cache is then saved to CacheDir, if set, and
+// the loop goroutine exits. It returns ctx.Err() if it had to cancel, or an
+// error from saving the cache.
 func (s *Scheduler) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	first := !s.closing
 	s.closing = true
+	queue := s.queue
+	s.queue = nil
 	s.mu.Unlock()
+	for _, q := range queue {
+		s.endQueued(q, StopRejected, ErrClosed)
+	}
+	s.publish()
 	s.signal()
 	var err error
 	select {
@@ -280,6 +306,16 @@ func (s *Scheduler) idleWait() {
 	case <-s.abort:
 	case <-timer:
 	}
+}
+
+// endQueued ends q, which was taken off the wait queue without running:
+// its final event, and nothing else to release. Any goroutine may call it.
+func (s *Scheduler) endQueued(q *schedSeq, reason string, err error) {
+	q.out.push(Event{Done: true, Reason: reason, Usage: q.usage(), Err: err})
+	if q.unwake != nil {
+		q.unwake()
+	}
+	s.countFinished(reason)
 }
 
 // cancelAll ends every queued and running request with StopCancelled.

@@ -3,10 +3,13 @@ package engine
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/dseek-ai/dseek/sampler"
 )
 
 // TestSchedulerChunkedPrefill: with a micro-batch of 8 tokens every prompt
@@ -281,5 +284,90 @@ func TestSchedulerPreemptsWhenFull(t *testing.T) {
 	collect(t, st)
 	if got := s.Stats(); got.KVPagesUsed != 0 || got.Preempted != uint64(counts[StopPreempted]) {
 		t.Errorf("after: %+v", got)
+	}
+}
+
+// TestShutdownRejectsQueued: Shutdown ends the requests still waiting in
+// the queue at once (StopRejected, ErrClosed; Started reports they never
+// ran) while the running one goes on to its end; Started of an admitted
+// request gives its prompt and cached tokens, as its final usage does.
+func TestShutdownRejectsQueued(t *testing.T) {
+	e := schedEngine(t, "qwen2-tiny-Q8_0.gguf", 1024)
+	s := newSched(t, e, SchedulerOptions{Parallel: 1})
+	p := schedPrompts(e, 1)[0]
+	run, err := s.Submit(t.Context(), Request{Prompt: p, MaxTokens: 600, Constraint: noEOG{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, ran, err := run.Started(t.Context())
+	if err != nil || !ran || u.PromptTokens != len(p) || u.CachedTokens != 0 {
+		t.Fatalf("Started of the first request: %+v %v %v", u, ran, err)
+	}
+	var queued []*Stream
+	for range 3 {
+		st, err := s.Submit(t.Context(), Request{Prompt: p, MaxTokens: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		queued = append(queued, st)
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	for i, st := range queued {
+		_, ran, err := st.Started(t.Context())
+		if err != nil || ran {
+			t.Errorf("queued request %d: Started ran %v, %v", i, ran, err)
+		}
+		ids, _, last := collect(t, st)
+		if len(ids) != 0 || last.Reason != StopRejected || !errors.Is(last.Err, ErrClosed) || last.Usage.CompletionTokens != 0 {
+			t.Errorf("queued request %d: %d tokens, final %+v; want StopRejected, ErrClosed", i, len(ids), last)
+		}
+	}
+	if got := s.Stats(); got.FinishedBy[StopLength] != 0 {
+		t.Errorf("the queued requests were rejected only after the running one ended: %+v", got)
+	}
+	ids, _, last := collect(t, run)
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if len(ids) != 600 || last.Reason != StopLength || last.Usage.PromptTokens != u.PromptTokens {
+		t.Errorf("running request: %d tokens, final %+v; want 600, StopLength", len(ids), last)
+	}
+	if got := s.Stats().FinishedBy; got[StopRejected] != 3 {
+		t.Errorf("finished by reason %v, want 3 rejected", got)
+	}
+	if _, err := s.Submit(t.Context(), Request{Prompt: p}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Submit after Shutdown: %v, want ErrClosed", err)
+	}
+}
+
+// TestCheckErrors: Check (and Submit) return typed errors that still match
+// ErrBadRequest and ErrPromptTooLong, for the prompt and for logit biases
+// outside the vocabulary or not finite.
+func TestCheckErrors(t *testing.T) {
+	e := schedEngine(t, "qwen2-tiny-Q8_0.gguf", 256)
+	s := newSched(t, e, SchedulerOptions{Parallel: 1})
+	nv := int32(e.Model.Config.NVocab)
+	var bad *BadRequestError
+	var long *PromptTooLongError
+	if err := s.Check(Request{Prompt: make([]int32, 300)}); !errors.As(err, &long) || !errors.Is(err, ErrPromptTooLong) || long.Tokens != 300 || long.MaxSeqLen != 256 {
+		t.Errorf("long prompt: %v", err)
+	}
+	for _, req := range []Request{
+		{Prompt: []int32{1, nv}},
+		{},
+		{Prompt: []int32{1}, Sampling: sampler.Params{LogitBias: map[int32]float64{nv: 1}}},
+		{Prompt: []int32{1}, Sampling: sampler.Params{LogitBias: map[int32]float64{3: math.NaN()}}},
+	} {
+		err := s.Check(req)
+		if !errors.As(err, &bad) || !errors.Is(err, ErrBadRequest) || strings.HasPrefix(bad.Reason, "engine") {
+			t.Errorf("%+v: %v, want a *BadRequestError", req, err)
+		}
+		if _, err := s.Submit(t.Context(), req); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("Submit %+v: %v, want ErrBadRequest", req, err)
+		}
+	}
+	if err := s.Check(Request{Prompt: []int32{1, 2}, Sampling: sampler.Params{LogitBias: map[int32]float64{5: -100}}}); err != nil {
+		t.Errorf("a valid request: %v", err)
 	}
 }

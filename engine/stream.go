@@ -15,11 +15,31 @@ type Stream struct {
 	done   bool          // the final event has been queued
 	notify chan struct{} // capacity 1: an event was queued
 	taken  bool          // the final event has been returned by Recv
+
+	started chan struct{} // closed when the request leaves the wait queue
+	leftQ   bool          // started is closed
+	ran     bool          // the request was admitted (not ended while queued)
+	admit   Usage         // prompt usage at admission (when ran)
 }
 
-func newStream() *Stream { return &Stream{notify: make(chan struct{}, 1)} }
+func newStream() *Stream {
+	return &Stream{notify: make(chan struct{}, 1), started: make(chan struct{})}
+}
 
-// push queues an event (scheduler side).
+// start records that the request was admitted with prompt usage u
+// (scheduler side).
+func (s *Stream) start(u Usage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leftQ {
+		return
+	}
+	s.ran, s.admit, s.leftQ = true, u, true
+	close(s.started)
+}
+
+// push queues an event (scheduler side). A final event for a request that
+// was never admitted also ends the wait of Started.
 func (s *Stream) push(ev Event) {
 	s.mu.Lock()
 	if s.done {
@@ -28,11 +48,33 @@ func (s *Stream) push(ev Event) {
 	}
 	s.events = append(s.events, ev)
 	s.done = ev.Done
+	if ev.Done && !s.leftQ {
+		s.leftQ = true
+		close(s.started)
+	}
 	s.mu.Unlock()
 	select {
 	case s.notify <- struct{}{}:
 	default:
 	}
+}
+
+// Started waits until the request leaves the wait queue. If it was
+// admitted to run, ran is true and u holds its PromptTokens and
+// CachedTokens (how many prompt tokens the prefix cache supplies; the final
+// event's Usage repeats both). If it ended while queued, ran is false and
+// the final event, from Recv, says why (StopRejected when Shutdown began,
+// StopCancelled when its context ended). It returns ctx.Err() if ctx ends
+// first. Calling it is optional: Recv works without it.
+func (s *Stream) Started(ctx context.Context) (u Usage, ran bool, err error) {
+	select {
+	case <-s.started:
+	case <-ctx.Done():
+		return Usage{}, false, ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.admit, s.ran, nil
 }
 
 // Recv returns the next event, waiting for one. After the final event (Done

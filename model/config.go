@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/dseek-ai/dseek/gguf"
 	"github.com/dseek-ai/dseek/kernels"
@@ -26,7 +28,8 @@ type Config struct {
 	Arch       string
 	NVocab     int
 	NEmbd      int // hidden size (dim)
-	NLayer     int
+	NLayer     int // decoder layers run and KV-cached: block_count - NNextN
+	NNextN     int // nextn_predict_layers: trailing MTP blocks, never run (see BlockCount)
 	NHead      int
 	NHeadKV    int // grouped-query heads (llama/qwen2); equals NHead for deepseek2
 	HeadDimK   int // per-head query/key width (llama/qwen2)
@@ -150,7 +153,8 @@ func ReadConfig(f *gguf.File) (*Config, error) {
 	m := &meta{f: f, arch: arch}
 	c := &Config{Arch: arch}
 	c.NEmbd = m.uint("embedding_length", 0, true)
-	c.NLayer = m.uint("block_count", 0, true)
+	blocks := m.uint("block_count", 0, true)
+	c.NNextN = m.uint("nextn_predict_layers", 0, false)
 	c.NHead = m.uint("attention.head_count", 0, true)
 	c.NHeadKV = m.uint("attention.head_count_kv", c.NHead, false)
 	c.NFF = m.uint("feed_forward_length", 0, true)
@@ -165,9 +169,14 @@ func ReadConfig(f *gguf.File) (*Config, error) {
 	if m.err != nil {
 		return nil, fmt.Errorf("model: %w", m.err)
 	}
-	if c.NEmbd <= 0 || c.NLayer <= 0 || c.NHead <= 0 || c.NHeadKV <= 0 {
+	if c.NEmbd <= 0 || blocks <= 0 || c.NHead <= 0 || c.NHeadKV <= 0 {
 		return nil, fmt.Errorf("model: %s: embedding_length, block_count and head counts must be positive", arch)
 	}
+	if c.NNextN >= blocks {
+		// llama.cpp asserts nextn_predict_layers < n_layer.
+		return nil, fmt.Errorf("model: %s.nextn_predict_layers %d must be less than %s.block_count %d (the MTP layers follow at least one main layer)", arch, c.NNextN, arch, blocks)
+	}
+	c.NLayer = blocks - c.NNextN
 	if c.NHead%c.NHeadKV != 0 {
 		return nil, fmt.Errorf("model: %s: head_count %d is not a multiple of head_count_kv %d", arch, c.NHead, c.NHeadKV)
 	}
@@ -299,6 +308,42 @@ func readDeepseek2(m *meta, c *Config) {
 		// applies no cos/sin scaling when mscale == mscale_all_dim).
 		c.Rope.AttnFactor = 1 / (1 + 0.1*float32(math.Log(float64(c.YaRNFactor))))
 	}
+}
+
+// BlockCount is `<arch>.block_count`: the main layers plus the trailing
+// MTP layers (NLayer + NNextN), i.e. the number of blk.N groups in the file.
+//
+// NNextN is `<arch>.nextn_predict_layers` (0 if absent): the number of
+// multi-token-prediction ("nextn", DeepSeek-V3 paper §2.2) blocks stored
+// after the main layers as blk.NLayer .. blk.BlockCount()-1, each a full
+// decoder layer plus blk.N.nextn.* tensors (eh_proj, enorm, hnorm,
+// embed_tokens, shared_head_head, shared_head_norm), as `dseek convert --mtp`
+// and newer llama.cpp converters write them. dseek does not run MTP. Like
+// llama.cpp (n_layer - nextn_predict_layers transformer layers;
+// n_layer_kv_from_start), the forward pass runs only the NLayer main layers,
+// leaves the MTP blocks' tensors unbound and gives them no KV cache, so the
+// logits equal those of the same model converted without them. ReadConfig
+// rejects nextn_predict_layers >= block_count.
+func (c *Config) BlockCount() int { return c.NLayer + c.NNextN }
+
+// IsMTPTensor reports whether the tensor name belongs to one of the trailing
+// MTP blocks (blk.N.* with NLayer <= N < BlockCount()), which the forward
+// pass does not use. Tools that count parameters can use it to tell the
+// main model's weights from the MTP layers'.
+func (c *Config) IsMTPTensor(name string) bool {
+	if c.NNextN == 0 {
+		return false
+	}
+	rest, ok := strings.CutPrefix(name, "blk.")
+	if !ok {
+		return false
+	}
+	num, _, ok := strings.Cut(rest, ".")
+	if !ok {
+		return false
+	}
+	n, err := strconv.Atoi(num)
+	return err == nil && n >= c.NLayer && n < c.BlockCount()
 }
 
 // KQScale is the softmax scale of attention: 1/sqrt(head_dim), times mscale²

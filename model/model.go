@@ -132,20 +132,29 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 }
 
 // KVConfig is the KV cache geometry for this model holding capacity tokens
-// in total, stored as typ (F16 or F32).
+// in total, stored as typ (F16 or F32): one cache layer per main layer
+// (Config.NLayer, MTP layers excluded).
 func (m *Model) KVConfig(capacity int, typ dtype.Type) kvcache.Config {
 	return kvcache.Config{NLayer: m.Config.NLayer, Width: m.Config.KVWidth(), Type: typ, Capacity: capacity}
 }
 
 // KVBytesPerToken is the KV cache memory of one token with the cache stored
-// as typ: n_layer × width × element size, where width is kv_lora_rank +
+// as typ: n_layer × width × element size, where n_layer is Config.NLayer
+// (the main layers; MTP layers get no cache) and width is kv_lora_rank +
 // qk_rope_head_dim for MLA and 2·n_head_kv·head_dim for GQA.
 func (m *Model) KVBytesPerToken(typ dtype.Type) int64 {
 	return m.KVConfig(1, typ).BytesPerToken()
 }
 
-// Describe is a one-line summary of the architecture's features.
-func (m *Model) Describe() string { return m.arch.describe() }
+// Describe is a one-line summary of the architecture's features. A file
+// with MTP layers (Config.NNextN > 0) gets a note that they are not run.
+func (m *Model) Describe() string {
+	d := m.arch.describe()
+	if n := m.Config.NNextN; n > 0 {
+		d += fmt.Sprintf("; + %d MTP (nextn) layer(s) in the file, not run", n)
+	}
+	return d
+}
 
 // State is the scratch memory of forward passes. It grows to the largest
 // batch seen and is reused; one State must not be used by two Forward calls

@@ -24,6 +24,7 @@ type ChatRequest struct {
 	PresencePenalty     *float64        `json:"presence_penalty"`
 	FrequencyPenalty    *float64        `json:"frequency_penalty"`
 	Stop                StringList      `json:"stop"`
+	LogitBias           LogitBias       `json:"logit_bias"`
 	Logprobs            bool            `json:"logprobs"`
 	TopLogprobs         *int            `json:"top_logprobs"`
 	N                   *int            `json:"n"`

@@ -22,6 +22,7 @@ type CompletionRequest struct {
 	Logprobs         *int           `json:"logprobs"`
 	Echo             bool           `json:"echo"`
 	Stop             StringList     `json:"stop"`
+	LogitBias        LogitBias      `json:"logit_bias"`
 	Seed             *int64         `json:"seed"`
 	PresencePenalty  *float64       `json:"presence_penalty"`
 	FrequencyPenalty *float64       `json:"frequency_penalty"`
@@ -114,8 +115,10 @@ func (r *CompletionRequest) Validate() *Error {
 		}
 	}
 	switch {
-	case r.MaxTokens != nil && *r.MaxTokens < 1:
-		return Invalid("max_tokens", "must be at least 1, got %d", *r.MaxTokens)
+	case r.MaxTokens != nil && *r.MaxTokens == 0 && !r.Echo:
+		return Invalid("max_tokens", "must be at least 1 (0 only with echo, to return the prompt alone), got 0")
+	case r.MaxTokens != nil && *r.MaxTokens < 0:
+		return Invalid("max_tokens", "must be at least 1 (0 only with echo), got %d", *r.MaxTokens)
 	case r.N != nil && *r.N != 1:
 		return Invalid("n", "only 1 choice per request is supported, got %d", *r.N)
 	case r.BestOf != nil && *r.BestOf != 1:

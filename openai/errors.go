@@ -75,11 +75,46 @@ type AnthropicError struct {
 	Message string `json:"message"`
 }
 
-// Anthropic converts e to Anthropic's error body. Anthropic's error types
-// share the OpenAI names except overload (overloaded_error) and the 404 /
-// 429 ones, which map directly.
+// Anthropic's error types (error.type on /v1/messages), its documented set.
+const (
+	AnthropicInvalidRequest  = "invalid_request_error" // 400, and other 4xx
+	AnthropicAuthentication  = "authentication_error"  // 401
+	AnthropicPermission      = "permission_error"      // 403
+	AnthropicNotFound        = "not_found_error"       // 404
+	AnthropicRequestTooLarge = "request_too_large"     // 413
+	AnthropicRateLimit       = "rate_limit_error"      // 429
+	AnthropicAPI             = "api_error"             // 500: an unexpected server error
+	AnthropicOverloaded      = "overloaded_error"      // the server cannot take the request now
+)
+
+// AnthropicType maps an OpenAI error type and HTTP status to Anthropic's
+// error type: the same name where Anthropic has one, request_too_large for
+// a 413, api_error for server errors, and invalid_request_error for any
+// other client error.
+func AnthropicType(status int, typ string) string {
+	switch {
+	case typ == TypeOverloaded:
+		return AnthropicOverloaded
+	case typ == TypeServer || status >= 500:
+		return AnthropicAPI
+	case status == 413:
+		return AnthropicRequestTooLarge
+	case typ == TypeAuthentication || status == 401:
+		return AnthropicAuthentication
+	case status == 403:
+		return AnthropicPermission
+	case typ == TypeNotFound || status == 404:
+		return AnthropicNotFound
+	case typ == TypeRateLimit || status == 429:
+		return AnthropicRateLimit
+	}
+	return AnthropicInvalidRequest
+}
+
+// Anthropic converts e to Anthropic's error body, with the type mapped by
+// AnthropicType.
 func (e *Error) Anthropic() AnthropicErrorBody {
-	return AnthropicErrorBody{Type: "error", Error: AnthropicError{Type: e.Type, Message: e.Message}}
+	return AnthropicErrorBody{Type: "error", Error: AnthropicError{Type: AnthropicType(e.Status, e.Type), Message: e.Message}}
 }
 
 // decodeError turns a json decoding error into a 400 naming the field.

@@ -69,6 +69,7 @@ var wantText = map[reflect.Type]string{
 	reflect.TypeFor[AnthContent]():  "a string or an array of content blocks",
 	reflect.TypeFor[AnthSystem]():   "a string or an array of text blocks",
 	reflect.TypeFor[AnthToolPick](): `an object {"type": "auto" | "any" | "tool" | "none"}`,
+	reflect.TypeFor[LogitBias]():    "an object mapping token ids to numbers between -100 and 100",
 }
 
 // UnmarshalJSON accepts a string, null or an array of parts.

@@ -260,3 +260,75 @@ func TestAnthropicBlocksRefusedOrExplained(t *testing.T) {
 		t.Errorf("%s: %v", ok, err)
 	}
 }
+
+// TestLogitBias: logit_bias parses as token id → bias; a key that is not a
+// token id or a value that is not a finite number in [-100, 100] is a 400
+// naming logit_bias, on both endpoints.
+func TestLogitBias(t *testing.T) {
+	r, err := ParseChatRequest([]byte(`{` + okMsgs + `,"logit_bias":{"15":-100,"7":2.5,"0":100}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.LogitBias) != 3 || r.LogitBias[15] != -100 || r.LogitBias[7] != 2.5 || r.LogitBias[0] != 100 {
+		t.Errorf("logit_bias %v", r.LogitBias)
+	}
+	if r, err := ParseChatRequest([]byte(`{` + okMsgs + `,"logit_bias":null}`)); err != nil || r.LogitBias != nil {
+		t.Errorf("null logit_bias: %v %v", r, err)
+	}
+	for _, bias := range []string{
+		`{"x":"NaN"}`, `{"x":1}`, `{"1":"NaN"}`, `{"1":101}`, `{"1":-100.5}`, `{"1":1e999}`, `{"-1":1}`,
+		`{"1.5":1}`, `{"99999999999":1}`, `{"1":null}`, `{"1":true}`, `{"1":[1]}`, `{"1":1,"01":2}`, `[1]`, `"x"`, `5`,
+	} {
+		for _, body := range []string{`{` + okMsgs + `,"logit_bias":` + bias + `}`, `{"prompt":"a","logit_bias":` + bias + `}`} {
+			var err *Error
+			if strings.Contains(body, "messages") {
+				_, err = ParseChatRequest([]byte(body))
+			} else {
+				_, err = ParseCompletionRequest([]byte(body))
+			}
+			if err == nil || err.Status != 400 || err.Param != "logit_bias" || !strings.HasPrefix(err.Message, "logit_bias: ") {
+				t.Errorf("%s: error %+v, want a 400 naming logit_bias", body, err)
+			}
+		}
+	}
+}
+
+// TestCompletionMaxTokensZero: max_tokens 0 is allowed only with echo (the
+// prompt alone); negative values never are.
+func TestCompletionMaxTokensZero(t *testing.T) {
+	if _, err := ParseCompletionRequest([]byte(`{"prompt":"a","max_tokens":0,"echo":true}`)); err != nil {
+		t.Errorf("max_tokens 0 with echo: %v", err)
+	}
+	if _, err := ParseCompletionRequest([]byte(`{"prompt":[1,2],"max_tokens":0,"echo":true}`)); err != nil {
+		t.Errorf("max_tokens 0 with echo and a token prompt: %v", err)
+	}
+	for _, body := range []string{`{"prompt":"a","max_tokens":0}`, `{"prompt":"a","max_tokens":-1,"echo":true}`} {
+		if _, err := ParseCompletionRequest([]byte(body)); err == nil || err.Param != "max_tokens" {
+			t.Errorf("%s: error %v, want max_tokens", body, err)
+		}
+	}
+}
+
+// TestAnthropicErrorTypes: errors on /v1/messages carry only Anthropic's
+// documented error types.
+func TestAnthropicErrorTypes(t *testing.T) {
+	for _, c := range []struct {
+		e    Error
+		want string
+	}{
+		{Error{Status: 400, Type: TypeInvalidRequest}, "invalid_request_error"},
+		{Error{Status: 408, Type: TypeInvalidRequest}, "invalid_request_error"},
+		{Error{Status: 401, Type: TypeAuthentication}, "authentication_error"},
+		{Error{Status: 403}, "permission_error"},
+		{Error{Status: 404, Type: TypeNotFound}, "not_found_error"},
+		{Error{Status: 413, Type: TypeInvalidRequest}, "request_too_large"},
+		{Error{Status: 429, Type: TypeRateLimit}, "rate_limit_error"},
+		{Error{Status: 500, Type: TypeServer}, "api_error"},
+		{Error{Type: TypeServer}, "api_error"},
+		{Error{Status: 503, Type: TypeOverloaded}, "overloaded_error"},
+	} {
+		if got := c.e.Anthropic(); got.Type != "error" || got.Error.Type != c.want {
+			t.Errorf("%d %s: Anthropic type %q, want %q", c.e.Status, c.e.Type, got.Error.Type, c.want)
+		}
+	}
+}

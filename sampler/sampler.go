@@ -1,9 +1,10 @@
 // Package sampler turns a row of logits into a token id.
 //
 // The chain follows llama.cpp's default sampler chain (common/sampling.cpp,
-// common_params_sampling.samplers, as of llama.cpp c392e50):
+// common_params_sampling.samplers, as of llama.cpp c392e50), with its logit
+// bias stage first:
 //
-//	penalties -> top-k -> top-p -> min-p -> temperature -> dist
+//	logit bias -> penalties -> top-k -> top-p -> min-p -> temperature -> dist
 //
 // Each stage mirrors the llama.cpp function named in its doc comment
 // (src/llama-sampling.cpp). Note that, as in llama.cpp, temperature is applied
@@ -57,12 +58,20 @@ type Params struct {
 	// token accepted since the last Reset.
 	RepeatLastN int
 
+	// LogitBias adds a value to the logit of a token id before anything
+	// else, greedy decoding included (llama_sampler_logit_bias; OpenAI's
+	// logit_bias, whose values range over [-100, 100]: -100 in effect bans
+	// a token, 100 makes it all but certain). Ids outside [0, n_vocab) are
+	// ignored. The map is read, never modified.
+	LogitBias map[int32]float64
+
 	// Seed seeds the PCG generator used by the final draw.
 	Seed uint64
 }
 
-// Validate reports parameters that are out of range: NaN or infinite values,
-// TopP or MinP outside [0, 1], a negative RepeatPenalty. It is
+// Validate reports parameters that are out of range: NaN or infinite values
+// (logit biases included), TopP or MinP outside [0, 1], a negative
+// RepeatPenalty, a negative token id in LogitBias. It is
 // meant for API layers that must reject bad requests; New itself accepts any
 // Params and treats out-of-range values as "disabled" (see the field docs).
 func (p Params) Validate() error {
@@ -86,6 +95,14 @@ func (p Params) Validate() error {
 	}
 	if p.RepeatPenalty < 0 {
 		return fmt.Errorf("sampler: repeat_penalty %v is negative", p.RepeatPenalty)
+	}
+	for id, b := range p.LogitBias {
+		if id < 0 {
+			return fmt.Errorf("sampler: logit_bias for token id %d, which is negative", id)
+		}
+		if math.IsNaN(b) || math.IsInf(b, 0) {
+			return fmt.Errorf("sampler: logit_bias for token id %d is %v", id, b)
+		}
 	}
 	return nil
 }
@@ -174,6 +191,7 @@ func (s *Sampler) Sample(logits []float32) (int32, error) {
 	s.ensure(n)
 	w := s.work[:n]
 	copy(w, logits)
+	s.applyBias(w)
 	s.applyPenalties(w)
 	if s.p.Temperature <= 0 {
 		return argmax(w) // NaN never compares greater, so it never wins
@@ -218,6 +236,16 @@ func (s *Sampler) ensure(n int) {
 		s.counts = make([]int32, n)
 		s.cands = make([]candidate, 0, n)
 		s.tmp = make([]candidate, 0, n)
+	}
+}
+
+// applyBias adds Params.LogitBias to w ([n_vocab]), skipping ids outside
+// it. llama_sampler_logit_bias_apply.
+func (s *Sampler) applyBias(w []float32) {
+	for id, b := range s.p.LogitBias {
+		if id >= 0 && int(id) < len(w) {
+			w[id] += float32(b)
+		}
 	}
 }
 

@@ -390,3 +390,55 @@ func TestArgmaxMatchesNaive(t *testing.T) {
 		}
 	}
 }
+
+// TestLogitBias: the bias is added before everything else (greedy and
+// penalties included), -100 bans a token in practice, ids outside the
+// vocabulary are ignored, the caller's logits are untouched, and Validate
+// refuses non-finite values and negative ids.
+func TestLogitBias(t *testing.T) {
+	logits := []float32{1, 3, 2, 0}
+	orig := slices.Clone(logits)
+	// Greedy follows the biased logits.
+	if got, _ := New(Params{LogitBias: map[int32]float64{2: 1.5}}).Sample(logits); got != 2 {
+		t.Errorf("greedy with +1.5 on id 2 = %d, want 2", got)
+	}
+	if got, _ := New(Params{LogitBias: map[int32]float64{1: -100, 99: 100, -1: 100}}).Sample(logits); got != 2 {
+		t.Errorf("greedy with -100 on id 1 (and out-of-range ids) = %d, want 2", got)
+	}
+	if !slices.Equal(logits, orig) {
+		t.Errorf("logits modified: %v", logits)
+	}
+	// Sampling never draws a banned token, and a +100 token always wins.
+	s := New(Params{Temperature: 1.5, Seed: 7, LogitBias: map[int32]float64{1: -100}})
+	for range 2000 {
+		if id, _ := s.Sample(logits); id == 1 {
+			t.Fatal("sampled a token biased by -100")
+		}
+	}
+	s = New(Params{Temperature: 2, Seed: 7, LogitBias: map[int32]float64{3: 100}})
+	for range 200 {
+		if id, _ := s.Sample(logits); id != 3 {
+			t.Fatalf("sampled %d, want the token biased by +100", id)
+		}
+	}
+	// Bias first, then the repeat penalty (llama.cpp's chain order): the
+	// other order would give 1/2 + 3 = 3.5.
+	p := Params{RepeatPenalty: 2, RepeatLastN: -1, LogitBias: map[int32]float64{0: 3}}
+	s = New(p)
+	s.Accept(0)
+	w := slices.Clone(logits)
+	s.ensure(len(w))
+	s.applyBias(w)
+	s.applyPenalties(w)
+	if w[0] != 2 {
+		t.Errorf("bias then penalty: logit of id 0 = %v, want (1+3)/2 = 2", w[0])
+	}
+	for _, bad := range []map[int32]float64{{1: math.NaN()}, {1: math.Inf(1)}, {-3: 1}} {
+		if err := (Params{LogitBias: bad}).Validate(); err == nil {
+			t.Errorf("Validate accepted logit bias %v", bad)
+		}
+	}
+	if err := (Params{LogitBias: map[int32]float64{5: -100}}).Validate(); err != nil {
+		t.Errorf("Validate refused a valid bias: %v", err)
+	}
+}

@@ -37,7 +37,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	ereq := engine.Request{
 		Prompt:    p.tokens,
-		Sampling:  samplingParams(req.Temperature, req.TopP, nil, nil, req.TopK, nil),
+		Sampling:  samplingParams(req.Temperature, req.TopP, nil, nil, req.TopK, nil, nil),
 		MaxTokens: *req.MaxTokens, Stop: req.StopSequences, Special: true,
 	}
 	gen, apiErr := s.submit(r.Context(), ereq, "messages", "messages")
@@ -45,7 +45,14 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, apiErr)
 		return
 	}
-	job := &messagesJob{s: s, gen: gen, out: out, id: newID("msg_"), promptTokens: len(p.tokens)}
+	u, apiErr, err := gen.started(r.Context())
+	if err != nil {
+		return // the client is gone
+	} else if apiErr != nil {
+		writeError(w, r, apiErr)
+		return
+	}
+	job := &messagesJob{s: s, gen: gen, out: out, id: newID("msg_"), admitted: u}
 	if req.Stream {
 		job.stream(w, r)
 	} else {
@@ -152,7 +159,8 @@ func stopReason(ev engine.Event, hasCalls bool) (string, *string) {
 	case ev.Reason == engine.StopString:
 		s := ev.StopString
 		return openai.StopStopSequence, &s
-	case ev.Reason == engine.StopLength || ev.Reason == engine.StopContext || ev.Reason == engine.StopPreempted || ev.Reason == engine.StopCancelled:
+	case ev.Reason == engine.StopLength || ev.Reason == engine.StopContext || ev.Reason == engine.StopPreempted ||
+		ev.Reason == engine.StopCancelled || ev.Reason == engine.StopRejected:
 		return openai.StopMaxTokens, nil
 	case hasCalls:
 		return openai.StopToolUse, nil
@@ -160,7 +168,10 @@ func stopReason(ev engine.Event, hasCalls bool) (string, *string) {
 	return openai.StopEndTurn, nil
 }
 
-// anthUsage is the Anthropic usage of a finished request.
+// anthUsage is the Anthropic usage of a request: input_tokens counts the
+// prompt tokens not read from the prefix cache, cache_read_input_tokens
+// those read from it (they add up to the prompt), output_tokens the
+// generated ones.
 func anthUsage(u engine.Usage) openai.AnthUsage {
 	return openai.AnthUsage{InputTokens: u.PromptTokens - u.CachedTokens, OutputTokens: u.CompletionTokens, CacheReadInputTokens: u.CachedTokens}
 }

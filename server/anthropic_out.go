@@ -10,11 +10,11 @@ import (
 
 // messagesJob is one Anthropic Messages request in flight.
 type messagesJob struct {
-	s            *Server
-	gen          *generation
-	out          *chatOutput
-	id           string
-	promptTokens int
+	s        *Server
+	gen      *generation
+	out      *chatOutput
+	id       string
+	admitted engine.Usage // prompt and cached tokens, known at admission
 }
 
 // message is the response envelope with the given content.
@@ -33,7 +33,7 @@ func (j *messagesJob) complete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if final.Reason == engine.StopError {
-		writeError(w, r, &openai.Error{Status: 500, Type: openai.TypeServer, Message: final.Err.Error()})
+		writeError(w, r, generationError(final.Err))
 		return
 	}
 	content := []any{}
@@ -147,7 +147,9 @@ func (a *anthStream) write(reasoning, content string, calls []openai.ToolCall) e
 // and usage, message_stop.
 func (j *messagesJob) stream(w http.ResponseWriter, r *http.Request) {
 	a := &anthStream{sse: newSSE(w)}
-	start := j.message([]any{}, openai.AnthUsage{InputTokens: j.promptTokens})
+	// The prompt's split between cache reads and new input is known from
+	// admission on, so message_start reports what message_delta will.
+	start := j.message([]any{}, anthUsage(j.admitted))
 	if a.sse.event("message_start", openai.MessageStart{Type: "message_start", Message: start}) != nil {
 		return
 	}
@@ -159,7 +161,7 @@ func (j *messagesJob) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if final.Reason == engine.StopError {
-		a.sse.event("error", openai.AnthropicErrorBody{Type: "error", Error: openai.AnthropicError{Type: openai.TypeServer, Message: final.Err.Error()}})
+		a.sse.event("error", generationError(final.Err).Anthropic())
 		return
 	}
 	if a.close() != nil {

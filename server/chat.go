@@ -35,6 +35,12 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, apiErr)
 		return
 	}
+	if _, apiErr, err := job.gen.started(r.Context()); err != nil {
+		return // the client is gone; the request was cancelled with its context
+	} else if apiErr != nil {
+		writeError(w, r, apiErr)
+		return
+	}
 	if req.Stream {
 		s.streamChat(w, r, job)
 	} else {
@@ -50,6 +56,9 @@ func (s *Server) startChat(r *http.Request, req *openai.ChatRequest) (*chatJob, 
 	if jsonMode && !mentionsJSON(msgs) {
 		msgs = appendSystem(msgs, jsonInstruction)
 	}
+	if apiErr := s.checkBias(req.LogitBias); apiErr != nil {
+		return nil, apiErr
+	}
 	p, apiErr := s.renderChat(msgs, tools, req.ThinkingSwitch())
 	if apiErr != nil {
 		return nil, apiErr
@@ -60,7 +69,7 @@ func (s *Server) startChat(r *http.Request, req *openai.ChatRequest) (*chatJob, 
 	}
 	ereq := engine.Request{
 		Prompt:    p.tokens,
-		Sampling:  samplingParams(req.Temperature, req.TopP, req.PresencePenalty, req.FrequencyPenalty, nil, req.Seed),
+		Sampling:  samplingParams(req.Temperature, req.TopP, req.PresencePenalty, req.FrequencyPenalty, nil, req.Seed, req.LogitBias),
 		MaxTokens: req.MaxOutputTokens(), Stop: req.Stop, Special: true,
 		Logprobs: req.Logprobs,
 	}
@@ -91,7 +100,7 @@ func (s *Server) completeChat(w http.ResponseWriter, r *http.Request, job *chatJ
 		return // the client is gone; the request was cancelled with its context
 	}
 	if final.Reason == engine.StopError {
-		writeError(w, r, &openai.Error{Status: 500, Type: openai.TypeServer, Message: final.Err.Error()})
+		writeError(w, r, generationError(final.Err))
 		return
 	}
 	o := job.out
@@ -164,7 +173,7 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, job *chatJob
 		return
 	}
 	if final.Reason == engine.StopError {
-		sse.data(openai.ErrorBody{Error: &openai.Error{Type: openai.TypeServer, Message: final.Err.Error()}})
+		sse.data(openai.ErrorBody{Error: generationError(final.Err)})
 		sse.done()
 		return
 	}

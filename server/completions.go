@@ -19,7 +19,9 @@ const (
 )
 
 // handleCompletions serves POST /v1/completions: raw text completion, and
-// fill-in-the-middle when suffix is given.
+// fill-in-the-middle when suffix is given. With echo the prompt text comes
+// first (a token-id prompt is detokenized); max_tokens 0 with echo returns
+// the prompt alone without generating.
 func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 	body, apiErr := s.readBody(w, r)
 	if apiErr != nil {
@@ -28,6 +30,10 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	req, apiErr := openai.ParseCompletionRequest(body)
 	if apiErr != nil {
+		writeError(w, r, apiErr)
+		return
+	}
+	if apiErr := s.checkBias(req.LogitBias); apiErr != nil {
 		writeError(w, r, apiErr)
 		return
 	}
@@ -42,26 +48,71 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	ereq := engine.Request{
 		Prompt:    prompt,
-		Sampling:  samplingParams(req.Temperature, req.TopP, req.PresencePenalty, req.FrequencyPenalty, nil, req.Seed),
+		Sampling:  samplingParams(req.Temperature, req.TopP, req.PresencePenalty, req.FrequencyPenalty, nil, req.Seed, req.LogitBias),
 		MaxTokens: maxTokens, Stop: req.Stop, Special: true,
 	}
 	if req.Logprobs != nil {
 		ereq.Logprobs, ereq.TopLogprobs = true, *req.Logprobs
 	}
-	gen, apiErr := s.submit(r.Context(), ereq, "completions", "prompt")
+	c := &completionJob{s: s, req: req, id: newID("cmpl-"), created: time.Now().Unix()}
+	if req.Echo {
+		c.echo = s.echoText(req)
+	}
+	if maxTokens == 0 { // Validate allows 0 only with echo
+		c.echoOnly(w, r, ereq)
+		return
+	}
+	c.gen, apiErr = s.submit(r.Context(), ereq, "completions", "prompt")
 	if apiErr != nil {
 		writeError(w, r, apiErr)
 		return
 	}
-	c := &completionJob{s: s, req: req, gen: gen, id: newID("cmpl-"), created: time.Now().Unix()}
-	if req.Echo && req.Prompt.Tokens == nil {
-		c.echo = req.Prompt.Text
+	if _, apiErr, err := c.gen.started(r.Context()); err != nil {
+		return // the client is gone
+	} else if apiErr != nil {
+		writeError(w, r, apiErr)
+		return
 	}
 	if req.Stream {
 		c.stream(w, r)
 	} else {
 		c.complete(w, r)
 	}
+}
+
+// echoOnly answers max_tokens 0 with echo: the prompt alone, finish
+// reason "length", nothing generated. The prompt is checked as Submit
+// would.
+func (c *completionJob) echoOnly(w http.ResponseWriter, r *http.Request, ereq engine.Request) {
+	if e := c.s.checkServing(); e != nil {
+		writeError(w, r, e)
+		return
+	}
+	if err := c.s.sched.Check(ereq); err != nil {
+		writeError(w, r, submitError(err, "prompt"))
+		return
+	}
+	final := engine.Event{Done: true, Reason: engine.StopLength, Usage: engine.Usage{PromptTokens: len(ereq.Prompt)}}
+	if !c.req.Stream {
+		reason := finishReason(final, false)
+		writeJSON(w, http.StatusOK, c.response(c.echo, &reason, usageOf(final, 0)))
+		return
+	}
+	sse := newSSE(w)
+	if c.echo != "" && sse.data(c.response(c.echo, nil, nil)) != nil {
+		return
+	}
+	c.end(sse, final)
+}
+
+// echoText is the prompt as echo returns it: the text as given, or the
+// token ids detokenized (control tokens as their text, as the output
+// renders them).
+func (s *Server) echoText(req *openai.CompletionRequest) string {
+	if req.Prompt.Tokens == nil {
+		return req.Prompt.Text
+	}
+	return string(s.e.Tokenizer.Decode(req.Prompt.Tokens, true))
 }
 
 // completionPrompt tokenizes the prompt: token ids as given; text with
@@ -170,7 +221,7 @@ func (c *completionJob) complete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if final.Reason == engine.StopError {
-		writeError(w, r, &openai.Error{Status: 500, Type: openai.TypeServer, Message: final.Err.Error()})
+		writeError(w, r, generationError(final.Err))
 		return
 	}
 	reason := finishReason(final, false)
@@ -197,9 +248,15 @@ func (c *completionJob) stream(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	c.end(sse, final)
+}
+
+// end writes the last chunks of a streamed completion: the finish reason
+// (or the error), the usage when asked for, and [DONE].
+func (c *completionJob) end(sse *sse, final engine.Event) {
 	c.lp = nil
 	if final.Reason == engine.StopError {
-		sse.data(openai.ErrorBody{Error: &openai.Error{Type: openai.TypeServer, Message: final.Err.Error()}})
+		sse.data(openai.ErrorBody{Error: generationError(final.Err)})
 		sse.done()
 		return
 	}

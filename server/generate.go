@@ -36,6 +36,26 @@ func (s *Server) submit(ctx context.Context, req engine.Request, endpoint, param
 	return &generation{s: s, stream: st, start: time.Now(), endpoint: endpoint}, nil
 }
 
+// started waits until the request leaves the wait queue, before the
+// handler commits to a 200 response, and returns its prompt usage then
+// (prompt and cached tokens). A request ended while still queued (the
+// server began draining) gives the 503 to answer with instead; err is the
+// context's error when the client has gone.
+func (g *generation) started(ctx context.Context) (engine.Usage, *openai.Error, error) {
+	u, ran, err := g.stream.Started(ctx)
+	if err != nil {
+		return u, nil, err
+	}
+	if ran {
+		return u, nil, nil
+	}
+	g.next(ctx) // the final event, for the metrics
+	if err := ctx.Err(); err != nil {
+		return u, nil, err
+	}
+	return u, errShuttingDown(), nil
+}
+
 // next returns the next event, or io.EOF after the final one, or the
 // context's error when the client has gone.
 func (g *generation) next(ctx context.Context) (engine.Event, error) {
@@ -55,7 +75,7 @@ func (g *generation) next(ctx context.Context) (engine.Event, error) {
 	}
 	if ev.Done {
 		g.s.metrics.duration.WithLabelValues(g.endpoint).Observe(now.Sub(g.start).Seconds())
-		if ev.Err != nil {
+		if ev.Reason == engine.StopError {
 			g.s.log.Warn("generation failed", "endpoint", g.endpoint, "err", ev.Err)
 		}
 	}
@@ -105,7 +125,7 @@ func (s *Server) newChatOutput(p *chatPrompt, idPrefix string) (*chatOutput, *op
 		parser, err = chat.NewParser(chat.FormatDeepSeekV3, opts)
 	}
 	if err != nil {
-		return nil, &openai.Error{Status: 500, Type: openai.TypeServer, Message: err.Error()}
+		return nil, &openai.Error{Status: 500, Type: openai.TypeServer, Message: clientMessage(err)}
 	}
 	return &chatOutput{parser: parser, idPrefix: idPrefix, inReasoning: p.reasoning}, nil
 }
@@ -147,7 +167,7 @@ func finishReason(ev engine.Event, hasCalls bool) string {
 	switch ev.Reason {
 	case engine.StopLength, engine.StopContext:
 		return openai.FinishLength
-	case engine.StopPreempted, engine.StopCancelled:
+	case engine.StopPreempted, engine.StopCancelled, engine.StopRejected:
 		return openai.FinishInsufficientResources
 	}
 	if hasCalls {

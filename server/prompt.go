@@ -2,6 +2,7 @@ package server
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/dseek-ai/dseek/chat"
@@ -40,7 +41,7 @@ func (s *Server) renderChat(msgs []chat.Message, tools []chat.Tool, thinking *bo
 		if len(tools) > 0 && strings.Contains(err.Error(), "tool") {
 			param = "tools"
 		}
-		return nil, openai.Invalid(param, "cannot render the conversation with this model's chat template: %v", err)
+		return nil, openai.Invalid(param, "cannot render the conversation with this model's chat template: %s", clientMessage(err))
 	}
 	if e := s.checkPromptBytes(len(text), "messages"); e != nil {
 		return nil, e
@@ -65,9 +66,7 @@ func (s *Server) checkPromptBytes(n int, param string) *openai.Error {
 		return nil
 	}
 	if atLeast := (n + mt - 1) / mt; atLeast >= lim {
-		e := openai.Invalid(param, "prompt is longer than the context: the prompt has at least %d tokens and the context holds %d (prompt and completion)", atLeast, lim)
-		e.Code = "context_length_exceeded"
-		return e
+		return promptTooLong(param, atLeast, lim, true)
 	}
 	return nil
 }
@@ -146,10 +145,10 @@ func mentionsJSON(msgs []chat.Message) bool {
 
 // samplingParams maps the API's sampling fields to sampler.Params:
 // temperature defaults to 1 (DeepSeek's and OpenAI's default), top_p 0
-// means greedy, penalties look at every generated token, and a missing
-// seed draws a random one.
-func samplingParams(temperature, topP, presence, frequency *float64, topK *int, seed *int64) sampler.Params {
-	p := sampler.Params{Temperature: 1}
+// means greedy, penalties look at every generated token, a missing seed
+// draws a random one, and bias is the logit_bias (checked by checkBias).
+func samplingParams(temperature, topP, presence, frequency *float64, topK *int, seed *int64, bias openai.LogitBias) sampler.Params {
+	p := sampler.Params{Temperature: 1, LogitBias: bias}
 	if temperature != nil {
 		p.Temperature = *temperature
 	}
@@ -177,4 +176,20 @@ func samplingParams(temperature, topP, presence, frequency *float64, topK *int, 
 		p.Seed = rand.Uint64()
 	}
 	return p
+}
+
+// checkBias refuses a logit_bias naming a token outside the vocabulary
+// (openai.LogitBias has checked the rest).
+func (s *Server) checkBias(bias openai.LogitBias) *openai.Error {
+	nv := s.e.Model.Config.NVocab
+	var bad []int32
+	for id := range bias {
+		if int(id) >= nv {
+			bad = append(bad, id)
+		}
+	}
+	if len(bad) > 0 {
+		return openai.Invalid("logit_bias", "token id %d is outside the vocabulary [0, %d)", slices.Min(bad), nv)
+	}
+	return nil
 }

@@ -141,7 +141,10 @@ func (s *Server) ModelName() string { return s.opt.ModelName }
 
 // Drain marks the server as shutting down: /ready answers 503 and new
 // generation requests get 503, while requests in flight go on. Call it
-// before http.Server.Shutdown and Scheduler.Shutdown.
+// before http.Server.Shutdown and Scheduler.Shutdown; the latter ends the
+// requests still waiting in the queue at once, and their handlers answer
+// 503 too (nothing has been sent to those clients yet, so they can retry
+// elsewhere), while running requests finish or are cut at its deadline.
 func (s *Server) Drain() { s.draining.Store(true) }
 
 // ServeHTTP routes a request.
@@ -246,7 +249,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *open
 // checkServing refuses new generations while draining.
 func (s *Server) checkServing() *openai.Error {
 	if s.draining.Load() {
-		return &openai.Error{Status: http.StatusServiceUnavailable, Type: openai.TypeOverloaded, Code: "shutting_down", Message: "the server is shutting down"}
+		return errShuttingDown()
 	}
 	return nil
 }

@@ -83,6 +83,11 @@ func writeAtomic(path string, data []byte) error {
 // Remove deletes the model name and every file no other manifest uses.
 // Errors: ErrNotFound (wrapped), I/O.
 func (s *Store) Remove(name string) error {
+	// Look first without the lock: taking it creates .lock, and a name that
+	// is not there (or a store that does not exist) must change nothing.
+	if _, err := s.Get(name); err != nil {
+		return err
+	}
 	unlock, err := s.Lock()
 	if err != nil {
 		return err

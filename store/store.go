@@ -73,21 +73,35 @@ type Store struct {
 }
 
 // Open returns the store at root ("" = DefaultRoot), creating its
-// directories. Errors: the directories cannot be created.
+// directories: for commands that write (pull). Commands that only read or
+// remove use At, which creates nothing. Errors: the directories cannot be
+// created.
 func Open(root string) (*Store, error) {
-	if root == "" {
-		var err error
-		if root, err = DefaultRoot(); err != nil {
-			return nil, err
-		}
+	s, err := At(root)
+	if err != nil {
+		return nil, err
 	}
-	s := &Store{Root: root}
 	for _, d := range []string{s.manifestDir(), s.filesDir(), s.TmpDir(), s.lockDir()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
 	return s, nil
+}
+
+// At returns the store at root ("" = DefaultRoot) without creating
+// anything: a missing root reads as an empty store (Get and Resolve say the
+// model is not there, List returns nothing, Remove returns ErrNotFound).
+// `dseek list` and `dseek rm` with a mistyped --models-dir used to create a
+// whole store tree there. Errors: no default root can be determined.
+func At(root string) (*Store, error) {
+	if root == "" {
+		var err error
+		if root, err = DefaultRoot(); err != nil {
+			return nil, err
+		}
+	}
+	return &Store{Root: root}, nil
 }
 
 func (s *Store) manifestDir() string { return filepath.Join(s.Root, "manifests") }
@@ -254,8 +268,11 @@ func (s *Store) getDefault(n Name) (*Manifest, error) {
 // cannot be read does not stop the listing: the error (ErrCorrupt, wrapped
 // and joined, one per bad file) comes back with the others.
 func (s *Store) List() ([]*Manifest, error) {
-	var out []*Manifest
+	out := []*Manifest{} // an empty store lists as [], not null, in JSON
 	var bad []error
+	if _, err := os.Stat(s.manifestDir()); errors.Is(err, os.ErrNotExist) {
+		return out, nil // no store (yet): nothing to list
+	}
 	err := filepath.WalkDir(s.manifestDir(), func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
 			return err

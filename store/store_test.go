@@ -166,3 +166,54 @@ func TestDefaultRoot(t *testing.T) {
 		t.Errorf("XDG_DATA_HOME: %s", r)
 	}
 }
+
+// TestAtCreatesNothing: reading and removing on a store that does not exist
+// (a mistyped --models-dir) report an empty store and create nothing; `dseek
+// list` and `dseek rm` used to create the whole tree (files, tmp, manifests,
+// locks, .lock) at any path.
+func TestAtCreatesNothing(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "typo", "models")
+	s, err := At(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.List()
+	if err != nil || list == nil || len(list) != 0 {
+		t.Errorf("List of a missing store: %#v, %v; want an empty non-nil list", list, err)
+	}
+	if err := s.Remove("deepseek-r1:1.5b"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Remove from a missing store: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Resolve("deepseek-r1:1.5b"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Resolve in a missing store: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Get("hf.co/org/repo"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get in a missing store: %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(filepath.Dir(root)); !os.IsNotExist(err) {
+		t.Fatalf("a read-only use created %s: %v", filepath.Dir(root), err)
+	}
+	// An existing empty store: no .lock or other file appears either.
+	empty := t.TempDir()
+	s, _ = At(empty)
+	if list, err := s.List(); err != nil || list == nil || len(list) != 0 {
+		t.Errorf("List of an empty directory: %#v, %v", list, err)
+	}
+	if err := s.Remove("deepseek-r1:1.5b"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Remove from an empty store: %v", err)
+	}
+	if ents, _ := os.ReadDir(empty); len(ents) != 0 {
+		t.Errorf("an empty store directory got %d entries (%s, ...)", len(ents), ents[0].Name())
+	}
+	// Open creates the tree, and lists [] as well.
+	s, err = Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.TmpDir()); err != nil {
+		t.Errorf("Open did not create the store: %v", err)
+	}
+	if list, err := s.List(); err != nil || list == nil || len(list) != 0 {
+		t.Errorf("List of a new store: %#v, %v", list, err)
+	}
+}

@@ -29,6 +29,16 @@ func parseIntList(name, s string) ([]int, error) {
 	return out, nil
 }
 
+// allZero reports whether every value of vs is 0.
+func allZero(vs []int) bool {
+	for _, v := range vs {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func newBenchCmd() *cobra.Command {
 	var (
 		modelPath, prompts, gens, threads string
@@ -66,6 +76,10 @@ func newBenchCmd() *cobra.Command {
 			}
 			if p.Threads, err = parseIntList("threads", threads); err != nil {
 				return err
+			}
+			// -p 0 -n 0 used to print an empty table.
+			if allZero(p.Prompts) && allZero(p.Gens) {
+				return fmt.Errorf("nothing to measure: -p and -n are both 0")
 			}
 			for i, t := range p.Threads {
 				if t == 0 {

@@ -25,6 +25,19 @@ func dseek(t *testing.T, stdin string, args ...string) (string, error) {
 	return out.String(), err
 }
 
+// dseekOutErr runs the CLI in-process and returns stdout and stderr apart.
+func dseekOutErr(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
 func fixture(t *testing.T, rel string) string {
 	t.Helper()
 	dir, err := fixtures.Dir()

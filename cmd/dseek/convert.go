@@ -30,13 +30,16 @@ and metadata. Tensors are streamed; memory use stays small.`,
 			if opt.Threads < 0 {
 				return fmt.Errorf("--threads %d: must be 0 (default) or positive", opt.Threads)
 			}
+			if err := checkOutputDir(out); err != nil {
+				return err
+			}
 			update, finish := barProgress("converting")
 			opt.Progress = update
 			start := time.Now()
 			res, err := convert.ConvertFile(cmd.Context(), args[0], out, opt)
 			finish()
 			if err != nil {
-				return err
+				return outputError(out, err)
 			}
 			sec := time.Since(start).Seconds()
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s %s, %d tensors, %s in %.1fs (%.0f MiB/s)\n", out, res.Arch, res.FileType,

@@ -6,6 +6,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/dseek-ai/dseek/store"
 )
 
 func init() { extraCommands = append(extraCommands, newListCmd) }
@@ -19,7 +21,7 @@ func newListCmd() *cobra.Command {
 		Short:   "List the models in the local store",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(dir)
+			st, err := storeAt(dir)
 			if err != nil {
 				return err
 			}
@@ -27,7 +29,7 @@ func newListCmd() *cobra.Command {
 			ms, listErr := st.List()
 			if asJSON {
 				if ms == nil {
-					ms = ms[:0:0] // an empty store prints [], not null
+					ms = []*store.Manifest{} // an empty store prints [], not null (nil[:0:0] is still nil)
 				}
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dseek-ai/dseek/dtype"
 	"github.com/dseek-ai/dseek/gguf"
+	"github.com/dseek-ai/dseek/store"
 )
 
 // TestConvertQuantizeCommands: `dseek convert` of a dsref checkpoint, then
@@ -62,5 +64,42 @@ func TestStoreCommands(t *testing.T) {
 	}
 	if _, err := dseek(t, "", "pull", "--models-dir", dir, "no-such-model:1b"); err == nil || !strings.Contains(err.Error(), "unknown model") {
 		t.Errorf("unknown alias: %v", err)
+	}
+}
+
+// TestStoreReadOnlyCommands: list, rm and model-name resolution on a store
+// directory that does not exist (a mistyped --models-dir or $DSEEK_MODELS)
+// print an empty listing or say the model is not there, and create
+// nothing; they used to create files/, tmp/, manifests/, locks/ and .lock
+// at any path. An empty store lists as [] in JSON, not null.
+func TestStoreReadOnlyCommands(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "typo", "models")
+	empty := t.TempDir()
+	for _, dir := range []string{missing, empty} {
+		out, err := dseek(t, "", "list", "--models-dir", dir)
+		if err != nil || strings.TrimSpace(out) != "NAME  SIZE  QUANT  ARCH  MODIFIED" {
+			t.Errorf("list %s: %v %q", dir, err, out)
+		}
+		out, err = dseek(t, "", "list", "--json", "--models-dir", dir)
+		if err != nil || strings.TrimSpace(out) != "[]" {
+			t.Errorf("list --json %s: %v %q, want []", dir, err, out)
+		}
+		_, err = dseek(t, "", "rm", "--models-dir", dir, "x")
+		if err == nil || !strings.Contains(err.Error(), "not in the store") {
+			t.Errorf("rm x from %s: %v", dir, err)
+		}
+	}
+	t.Setenv(store.EnvModels, missing)
+	for _, args := range [][]string{{"show", "deepseek-r1:1.5b"}, {"run", "deepseek-r1:1.5b", "-p", "x"},
+		{"tokenize", "-m", "deepseek-r1:1.5b", "x"}, {"list"}, {"rm", "deepseek-r1:1.5b"}} {
+		if _, err := dseek(t, "", args...); args[0] != "list" && (err == nil || !strings.Contains(err.Error(), "not")) {
+			t.Errorf("%v: %v, want a not-found error", args, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !os.IsNotExist(err) {
+		t.Errorf("a read-only command created %s (%v)", filepath.Dir(missing), err)
+	}
+	if ents, _ := os.ReadDir(empty); len(ents) != 0 {
+		t.Errorf("list/rm wrote %d entries into an empty store directory (%s, ...)", len(ents), ents[0].Name())
 	}
 }

@@ -21,7 +21,14 @@ func addModelsDir(cmd *cobra.Command, dir *string) {
 	cmd.Flags().StringVar(dir, "models-dir", "", "model store directory (default $"+store.EnvModels+" or the user data dir)")
 }
 
+// openStore opens the store at dir ("" = the default), creating it: for
+// commands that write to it (pull).
 func openStore(dir string) (*store.Store, error) { return store.Open(dir) }
+
+// storeAt is the store at dir ("" = the default) for commands that only
+// read or remove (list, rm): it creates nothing, and a missing directory
+// is an empty store.
+func storeAt(dir string) (*store.Store, error) { return store.At(dir) }
 
 func newPullCmd() *cobra.Command {
 	var dir, rev string

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,13 +35,16 @@ Q5_K_S, Q5_K_M, Q6_K, IQ4_NL, IQ4_XS, F16, BF16, F32 (%d threads by default).`, 
 			if err != nil {
 				return err
 			}
+			if err := checkOutputDir(args[1]); err != nil {
+				return err
+			}
 			update, finish := barProgress("quantizing " + ft.String())
 			opt.Progress = update
 			start := time.Now()
 			res, err := quantize.File(cmd.Context(), in, args[1], ft, opt)
 			finish()
 			if err != nil {
-				return err
+				return quantizeError(args[1], err)
 			}
 			sec := time.Since(start).Seconds()
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s, %s -> %s in %.1fs (%.0f MiB/s)", args[1], ft, humanBytes(res.InBytes), humanBytes(res.OutBytes),
@@ -55,4 +60,15 @@ Q5_K_S, Q5_K_M, Q6_K, IQ4_NL, IQ4_XS, F16, BF16, F32 (%d threads by default).`, 
 	cmd.Flags().BoolVar(&opt.Pure, "pure", false, "no per-tensor mix rules: every quantized tensor gets TYPE's base type")
 	cmd.Flags().BoolVar(&opt.AllowRequantize, "allow-requantize", false, "re-encode tensors that are already quantized")
 	return cmd
+}
+
+// quantizeError makes quantize.File's errors name the flag or the output
+// file the user gave: the requantization refusal said "(allow it
+// explicitly)" without saying how.
+func quantizeError(out string, err error) error {
+	const vague = "(allow it explicitly)"
+	if msg := err.Error(); strings.Contains(msg, vague) {
+		return errors.New(strings.Replace(msg, vague, "(pass --allow-requantize to do it anyway)", 1))
+	}
+	return outputError(out, err)
 }

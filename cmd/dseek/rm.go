@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -18,14 +19,17 @@ func newRmCmd() *cobra.Command {
 		Short: "Remove models from the local store (files other names still use are kept)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(dir)
+			st, err := storeAt(dir)
 			if err != nil {
 				return err
 			}
 			for _, n := range args {
 				if err := st.Remove(n); err != nil {
 					if errors.Is(err, store.ErrNotFound) {
-						return fmt.Errorf("%s: not in the store (`dseek list` shows what is): %w", n, store.ErrNotFound)
+						if _, serr := os.Stat(st.Root); errors.Is(serr, os.ErrNotExist) {
+							return fmt.Errorf("%s: not in the store: there is no store at %s: %w", n, st.Root, store.ErrNotFound)
+						}
+						return fmt.Errorf("%s: not in the store at %s (`dseek list` shows what is): %w", n, st.Root, store.ErrNotFound)
 					}
 					return err
 				}

@@ -159,7 +159,35 @@ func (f *modelFlags) load(cmd *cobra.Command) (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return engine.Load(cmd.Context(), path, opt)
+	e, err := engine.Load(cmd.Context(), path, opt)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range ctxSizeNotes(e, f.ctxSize) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "dseek: %s\n", n)
+	}
+	return e, nil
+}
+
+// ctxSizeNotes returns what to tell the user about an explicit --ctx-size
+// (requested > 0) on the loaded engine: a note when the KV cache rounds it
+// up to whole pages, and a warning when it exceeds the model's training
+// context (as llama.cpp warns). Both changes used to be silent: -c 16 gave
+// 32 tokens, -c 100000 on a model trained for 256 said nothing. serve can
+// print the same lines.
+func ctxSizeNotes(e *engine.Engine, requested int) []string {
+	if requested <= 0 {
+		return nil
+	}
+	var notes []string
+	ps := e.Cache.Config().PageSize
+	if got := e.Cache.MaxPages() * ps; got != requested {
+		notes = append(notes, fmt.Sprintf("note: --ctx-size %d rounded up to %d (KV cache pages of %d tokens)", requested, got, ps))
+	}
+	if train := e.Model.Config.NCtxTrain; train > 0 && requested > train {
+		notes = append(notes, fmt.Sprintf("warning: --ctx-size %d exceeds the model's training context of %d tokens; quality degrades beyond it", requested, train))
+	}
+	return notes
 }
 
 func stderrf(format string, a ...any) { fmt.Fprintf(os.Stderr, format, a...) }

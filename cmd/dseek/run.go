@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -42,6 +43,9 @@ func (s *sampleFlags) register(cmd *cobra.Command) {
 }
 
 func (s *sampleFlags) params() (sampler.Params, error) {
+	if err := s.validate(); err != nil {
+		return sampler.Params{}, err
+	}
 	seed := uint64(s.seed)
 	if s.seed < 0 {
 		seed = uint64(time.Now().UnixNano())
@@ -52,6 +56,36 @@ func (s *sampleFlags) params() (sampler.Params, error) {
 		RepeatLastN: s.repeatLastN, Seed: seed,
 	}
 	return p, p.Validate()
+}
+
+// validate checks the sampling flags' ranges with messages naming the
+// flag; negative values (--top-k -4, --temp -1) used to be taken as "off"
+// or passed through.
+func (s *sampleFlags) validate() error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"temp", s.temp}, {"top-p", s.topP}, {"min-p", s.minP}, {"repeat-penalty", s.repeatPenalty},
+		{"presence-penalty", s.presence}, {"frequency-penalty", s.frequency}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return fmt.Errorf("--%s %v: want a finite number", f.name, f.v)
+		}
+	}
+	switch {
+	case s.temp < 0:
+		return fmt.Errorf("--temp %v: want 0 (greedy) or a positive temperature", s.temp)
+	case s.topK < 0:
+		return fmt.Errorf("--top-k %d: want 0 (off) or a positive count", s.topK)
+	case s.topP < 0 || s.topP > 1:
+		return fmt.Errorf("--top-p %v: want a probability in [0, 1] (1 = off)", s.topP)
+	case s.minP < 0 || s.minP > 1:
+		return fmt.Errorf("--min-p %v: want a fraction in [0, 1] (0 = off)", s.minP)
+	case s.repeatPenalty < 0:
+		return fmt.Errorf("--repeat-penalty %v: want a positive factor (1 = off)", s.repeatPenalty)
+	case s.repeatLastN < -1:
+		return fmt.Errorf("--repeat-last-n %d: want a token count, 0 (off) or -1 (all)", s.repeatLastN)
+	}
+	return nil
 }
 
 type runOptions struct {
@@ -75,7 +109,9 @@ feeds the prompt text to the model as is (a plain completion).
 In the chat: /bye or Ctrl-D quits, /clear forgets the conversation,
 /set think on|off switches thinking (models that support it),
 /set think show|hide shows or hides the reasoning, /? lists commands.
-Ctrl-C stops the current answer and keeps the session.`,
+Ctrl-C stops the current answer and keeps the session. With -p, an answer
+a signal cuts short keeps what was generated and exits with status 130
+(SIGINT) or 143 (SIGTERM).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := mf.modelArg(args); err != nil {
@@ -100,11 +136,13 @@ Ctrl-C stops the current answer and keeps the session.`,
 				return err
 			}
 			defer e.Close()
-			c, err := newChatter(e, ro, params, cmd.OutOrStdout())
+			c, err := newChatter(e, ro, params, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
+			onLoadedForTest()
 			if cmd.Flags().Changed("prompt") {
+				c.oneShotMode = true
 				return c.oneShot(cmd.Context(), ro.prompt)
 			}
 			return c.repl(cmd.Context(), cmd.InOrStdin())
@@ -124,6 +162,10 @@ Ctrl-C stops the current answer and keeps the session.`,
 	return cmd
 }
 
+// onLoadedForTest is called once run has loaded the model (tests interrupt
+// the answer there).
+var onLoadedForTest = func() {}
+
 // chatter runs conversations on one engine sequence.
 type chatter struct {
 	e       *engine.Engine
@@ -135,11 +177,27 @@ type chatter struct {
 	show    bool // display reasoning
 	think   *bool
 	tty     bool
-	out     io.Writer
+	out     *countWriter // the answers (stdout)
+	// oneShotMode: -p; an interruption ends the process (exit status)
+	// instead of printing [stopped].
+	oneShotMode bool
+	errOut      io.Writer // warnings and notes (stderr)
 }
 
-func newChatter(e *engine.Engine, ro runOptions, p sampler.Params, out io.Writer) (*chatter, error) {
-	c := &chatter{e: e, seq: e.NewSequence(), opt: ro, params: p, out: out, show: ro.think == "show"}
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func newChatter(e *engine.Engine, ro runOptions, p sampler.Params, out, errOut io.Writer) (*chatter, error) {
+	c := &chatter{e: e, seq: e.NewSequence(), opt: ro, params: p, out: &countWriter{w: out}, errOut: errOut, show: ro.think == "show"}
 	if f, ok := out.(*os.File); ok {
 		c.tty = term.IsTerminal(int(f.Fd()))
 	}
@@ -157,6 +215,9 @@ func newChatter(e *engine.Engine, ro runOptions, p sampler.Params, out io.Writer
 		if err != nil {
 			return nil, err
 		}
+		if cs.warning != "" {
+			fmt.Fprintf(errOut, "dseek: warning: %s\n", cs.warning)
+		}
 		c.cs = cs
 	}
 	if ro.system != "" {
@@ -165,12 +226,28 @@ func newChatter(e *engine.Engine, ro runOptions, p sampler.Params, out io.Writer
 	return c, nil
 }
 
+// oneShot answers one prompt (-p). An answer a signal interrupted ends the
+// process with 130 (SIGINT) or 143 (SIGTERM) after what was generated, as
+// a shell reports an interrupted command; it used to print [stopped] and
+// exit 0, so scripts could not tell a cut answer from a whole one.
 func (c *chatter) oneShot(ctx context.Context, prompt string) error {
 	ctx, stop := signalContext(ctx, os.Interrupt)
 	defer stop()
-	_, err := c.turn(ctx, prompt)
-	fmt.Fprintln(c.out)
-	return err
+	before := c.out.n
+	st, err := c.turn(ctx, prompt)
+	if c.out.n > before {
+		fmt.Fprintln(c.out) // end the answer's line; nothing to end before an error
+	}
+	if err != nil {
+		return err
+	}
+	if st.StopReason == engine.StopCancelled {
+		if code, ok := signalExitCode(ctx); ok {
+			return exitError{code}
+		}
+		return exitError{130}
+	}
+	return nil
 }
 
 // turn renders the conversation plus the new user text, generates, streams
@@ -235,8 +312,12 @@ func (c *chatter) turn(ctx context.Context, user string) (engine.GenerateStats, 
 			chat.Message{Role: "user", Content: user},
 			chat.Message{Role: "assistant", Content: content.String(), ReasoningContent: reasoning.String()})
 	}
-	if st.StopReason == engine.StopCancelled {
+	if st.StopReason == engine.StopCancelled && !c.oneShotMode {
 		fmt.Fprint(c.out, "\n[stopped]")
+	}
+	if !c.show && content.Len() == 0 && reasoning.Len() > 0 && st.StopReason == engine.StopLength {
+		// --think hide used to print nothing at all here.
+		fmt.Fprintf(c.errOut, "[reasoning hidden; the answer did not start within -n %d tokens]\n", c.opt.nPredict)
 	}
 	if c.opt.verbose {
 		stderrf("\n[prompt %s (%d cached) in %.2fs, %.1f t/s; generated %s in %.2fs, %.1f t/s; %s]\n",
@@ -354,12 +435,15 @@ func (c *chatter) repl(ctx context.Context, in io.Reader) error {
 		mu.Lock()
 		cancel = tcancel
 		mu.Unlock()
+		before := c.out.n
 		_, err := c.turn(tctx, line)
 		mu.Lock()
 		cancel = nil
 		mu.Unlock()
 		tcancel()
-		fmt.Fprintln(c.out)
+		if c.out.n > before {
+			fmt.Fprintln(c.out)
+		}
 		if err != nil {
 			if errors.Is(err, engine.ErrContextFull) {
 				fmt.Fprintf(c.out, "error: %v (use /clear to start over)\n", err)
@@ -368,6 +452,9 @@ func (c *chatter) repl(ctx context.Context, in io.Reader) error {
 			return err
 		}
 		if ctx.Err() != nil {
+			if code, ok := signalExitCode(ctx); ok {
+				return exitError{code} // SIGTERM: end the session as a shell reports it
+			}
 			return nil
 		}
 	}
@@ -388,7 +475,10 @@ func (c *chatter) command(line string) bool {
 		fmt.Fprintln(c.out, "cleared")
 	case f[0] == "/?" || f[0] == "/help":
 		fmt.Fprintln(c.out, replHelp)
-	case f[0] == "/set" && len(f) == 3 && f[1] == "think":
+	case f[0] == "/set" && (len(f) != 3 || f[1] != "think"):
+		// "/set think" without a value used to be an "unknown command".
+		fmt.Fprintln(c.out, "usage: /set think on|off|show|hide")
+	case f[0] == "/set":
 		switch f[2] {
 		case "on", "off":
 			on := f[2] == "on"

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dseek-ai/dseek/chat"
 	"github.com/dseek-ai/dseek/engine"
 	"github.com/dseek-ai/dseek/server"
 )
@@ -42,8 +43,9 @@ func newServeCmd() *cobra.Command {
 /v1/messages (Anthropic), /health, /ready and /metrics (Prometheus).
 Concurrent requests share decode steps (continuous batching, --parallel);
 a prefix cache reuses the KV cache of earlier prompts (--cache-dir keeps it
-across restarts). SIGINT or SIGTERM drains: requests in flight finish
-(for at most --shutdown-timeout), new ones get 503.
+across restarts). SIGINT or SIGTERM drains: running requests finish
+(for at most --shutdown-timeout), queued ones get 503 at once, and the
+listener closes.
 
 The API key comes from --api-key or the DSEEK_API_KEY environment variable.`,
 		Args: cobra.MaximumNArgs(1),
@@ -176,6 +178,17 @@ func loadServer(ctx context.Context, mf *modelFlags, o serveOptions) (*engine.En
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	for _, n := range ctxSizeNotes(e, mf.ctxSize) {
+		stderrf("dseek: %s\n", n)
+	}
+	if o.server.Template == "" {
+		src, _ := e.File.String("tokenizer.chat_template")
+		if r, format, err := chat.ForModel(src, e.File.Architecture()); err == nil {
+			if w := chatTemplateWarning(src, r, format); w != "" {
+				stderrf("dseek: warning: %s\n", w)
+			}
+		}
+	}
 	sched, err := engine.NewScheduler(e, o.sched)
 	if err != nil {
 		e.Close()
@@ -217,8 +230,10 @@ func drain(hs *http.Server, srv *server.Server, sched *engine.Scheduler, timeout
 }
 
 // parseBytes parses a byte size: an integer with an optional K, M, G
-// (powers of 1000) or KiB, MiB, GiB (powers of 1024) suffix.
+// (powers of 1000) or KiB, MiB, GiB (powers of 1024) suffix. Errors quote
+// the whole input ("1XB" used to be reported as "1X").
 func parseBytes(s string) (int64, error) {
+	orig := s
 	s = strings.TrimSpace(s)
 	mult := int64(1)
 	for _, u := range []struct {
@@ -232,7 +247,10 @@ func parseBytes(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a byte size", s)
+		return 0, fmt.Errorf("%q is not a byte size", orig)
+	}
+	if n != 0 && (n*mult)/mult != n {
+		return 0, fmt.Errorf("%q is too large a byte size", orig)
 	}
 	return n * mult, nil
 }

@@ -38,6 +38,7 @@ type modelInfo struct {
 	ExpertsUsed   int            `json:"experts_used,omitempty"`
 	ExpertsShared int            `json:"experts_shared,omitempty"`
 	ActiveParams  int64          `json:"active_parameters,omitempty"`
+	MTPParams     int64          `json:"mtp_parameters,omitempty"` // of the MTP (nextn) layers, included in Parameters, not run
 }
 
 func newShowCmd() *cobra.Command {
@@ -96,22 +97,26 @@ func inspect(path string) (*modelInfo, error) {
 	info.Tokenizer, _ = f.String("tokenizer.ggml.model")
 	info.PreTokenizer, _ = f.String("tokenizer.ggml.pre")
 	_, info.ChatTemplate = f.Lookup("tokenizer.chat_template")
-	var expertParams int64
+	var expertParams, mtpParams int64
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
 		info.Parameters += t.NumElements()
 		info.SizeBytes += t.Size
 		info.QuantMix[t.Type.String()]++
-		if strings.Contains(t.Name, "_exps.") {
+		switch {
+		case c.IsMTPTensor(t.Name):
+			mtpParams += t.NumElements() // in the file, never run
+		case strings.Contains(t.Name, "_exps."):
 			expertParams += t.NumElements()
 		}
 	}
+	info.MTPParams = mtpParams
 	if ft, err := f.Uint("general.file_type"); err == nil {
 		info.FileType = fileTypeName(ft)
 	}
 	if c.NExpert > 0 {
 		info.ExpertsRouted, info.ExpertsUsed, info.ExpertsShared = c.NExpert, c.NExpertUsed, c.NExpertShared
-		info.ActiveParams = info.Parameters - expertParams + expertParams*int64(c.NExpertUsed)/int64(c.NExpert)
+		info.ActiveParams = info.Parameters - mtpParams - expertParams + expertParams*int64(c.NExpertUsed)/int64(c.NExpert)
 	}
 	return info, nil
 }
@@ -124,6 +129,9 @@ func printInfo(w io.Writer, i *modelInfo) {
 	fmt.Fprintf(w, "  %-22s %s\n", "architecture", i.Architecture)
 	fmt.Fprintf(w, "  %-22s %s\n", "features", i.Features)
 	fmt.Fprintf(w, "  %-22s %s (%d)\n", "parameters", humanCount(i.Parameters), i.Parameters)
+	if i.MTPParams > 0 {
+		fmt.Fprintf(w, "  %-22s %s in the MTP (nextn) layers, not run\n", "of which", humanCount(i.MTPParams))
+	}
 	if i.ActiveParams > 0 {
 		fmt.Fprintf(w, "  %-22s %s per token (%d of %d routed experts + %d shared)\n", "active parameters", humanCount(i.ActiveParams), i.ExpertsUsed, i.ExpertsRouted, i.ExpertsShared)
 	}

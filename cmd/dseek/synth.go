@@ -32,6 +32,18 @@ func newSynthCmd() *cobra.Command {
 			if out == "" && !planOnly {
 				return fmt.Errorf("no output file: pass -o FILE")
 			}
+			// --layers -1 used to mean all layers, -t -1 all cores.
+			if layers < 0 {
+				return fmt.Errorf("--layers %d: want a layer count (0 = all)", layers)
+			}
+			if threads < 0 || threads > maxThreads {
+				return fmt.Errorf("--threads %d: want 1 to %d (0: all cores)", threads, maxThreads)
+			}
+			if !planOnly {
+				if err := checkOutputDir(out); err != nil {
+					return err
+				}
+			}
 			s, err := synth.LookupShape(shape)
 			if err != nil {
 				return err
@@ -53,24 +65,30 @@ func newSynthCmd() *cobra.Command {
 			}
 			start := time.Now()
 			last := start
+			progressShown := false
 			opt := synth.Options{Shape: s, Type: ft, Seed: seed, Exact: exact, Threads: threads}
 			if !quiet {
 				opt.Progress = func(done, total int64) {
 					if time.Since(last) > 2*time.Second || done == total {
-						last = time.Now()
+						last, progressShown = time.Now(), true
 						stderrf("\rsynth: %6.2f / %.2f GiB (%.0f%%)", float64(done)/(1<<30), float64(total)/(1<<30), 100*float64(done)/float64(max(total, 1)))
 					}
 				}
 			}
 			res, err := synth.WriteFile(cmd.Context(), out, opt)
 			if err != nil {
-				return err
+				if progressShown {
+					stderrf("\n")
+				}
+				return outputError(out, err)
 			}
 			mix := map[string]int{}
 			for _, t := range res.Tensors {
 				mix[t.Type.String()]++
 			}
-			stderrf("\n")
+			if progressShown {
+				stderrf("\n")
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s %s, %d layers, %d tensors, %.3f B params, %.2f GiB of weights %v in %.1fs\n",
 				out, s.Name, ft, s.NLayer, len(res.Tensors), float64(res.Params)/1e9, float64(res.Bytes)/(1<<30), mix, time.Since(start).Seconds())
 			return nil
@@ -78,7 +96,7 @@ func newSynthCmd() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&shape, "shape", "", "model shape: "+strings.Join(synth.ShapeNames(), ", "))
-	fl.StringVar(&typ, "type", "q4_k_m", "file type as llama-quantize names it: f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k")
+	fl.StringVar(&typ, "type", "q4_k_m", "file type as llama-quantize names it: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, iq4_nl, iq4_xs")
 	fl.StringVarP(&out, "output", "o", "", "output GGUF file")
 	fl.IntVar(&layers, "layers", 0, "keep only the first N layers (0 = all); deepseek2 keeps a proportional dense lead of 1..N-1")
 	fl.Uint64Var(&seed, "seed", 42, "random seed")

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -33,26 +37,100 @@ type wireMessage struct {
 	Prefix     bool   `json:"prefix"`
 }
 
-// readMessages parses an OpenAI-style JSON array of messages.
-func readMessages(path string) ([]chat.Message, error) {
-	b, err := os.ReadFile(path)
+// readJSONInput reads the file named by a --messages/--tools flag; "-" is
+// stdin.
+func readJSONInput(cmd *cobra.Command, path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(cmd.InOrStdin())
+	}
+	return os.ReadFile(path)
+}
+
+// jsonKind names the kind of a JSON value for error messages: "an object",
+// "a string", ... (json's own messages name Go types such as
+// []main.wireMessage).
+func jsonKind(raw []byte) string {
+	b := bytes.TrimSpace(raw)
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// jsonArray splits raw, which must be a JSON array, into its elements.
+// flag and what name the input in errors ("--messages", "messages").
+func jsonArray(raw []byte, flag, what string) ([]json.RawMessage, error) {
+	var items []json.RawMessage
+	if k := jsonKind(raw); k != "an array" {
+		if !json.Valid(raw) {
+			return nil, fmt.Errorf("%s: not valid JSON (want a JSON array of %s)", flag, what)
+		}
+		return nil, fmt.Errorf("%s: want a JSON array of %s, got %s", flag, what, k)
+	}
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, fmt.Errorf("%s: not valid JSON (want a JSON array of %s): %v", flag, what, jsonError(err))
+	}
+	return items, nil
+}
+
+// jsonError rewrites json's type errors without Go type names.
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Errorf("%s: unexpected JSON %s", te.Field, te.Value)
+		}
+		return fmt.Errorf("unexpected JSON %s", te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%v (at byte %d)", se, se.Offset)
+	}
+	return err
+}
+
+// readMessages parses an OpenAI-style JSON array of messages from the file
+// path ("-" = stdin). Role "developer" is taken as "system", as the API does.
+func readMessages(cmd *cobra.Command, path string) ([]chat.Message, error) {
+	b, err := readJSONInput(cmd, path)
+	if err != nil {
+		return nil, fmt.Errorf("--messages: %w", err)
+	}
+	items, err := jsonArray(b, "--messages", "messages")
 	if err != nil {
 		return nil, err
 	}
-	var wire []wireMessage
-	if err := json.Unmarshal(b, &wire); err != nil {
-		return nil, fmt.Errorf("%s: want a JSON array of messages: %w", path, err)
-	}
-	msgs := make([]chat.Message, len(wire))
-	for i, w := range wire {
+	msgs := make([]chat.Message, len(items))
+	for i, raw := range items {
+		if k := jsonKind(raw); k != "an object" {
+			return nil, fmt.Errorf("--messages: messages[%d]: want an object {\"role\": ..., \"content\": ...}, got %s", i, k)
+		}
+		var w wireMessage
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, fmt.Errorf("--messages: messages[%d]: %v", i, jsonError(err))
+		}
 		switch w.Role {
 		case "system", "user", "assistant", "tool":
+		case "developer":
+			w.Role = "system" // OpenAI's newer name for system, as the server maps it
 		default:
-			return nil, fmt.Errorf("%s: messages[%d].role %q: want system, user, assistant or tool", path, i, w.Role)
+			return nil, fmt.Errorf("--messages: messages[%d].role %q: want system, developer, user, assistant or tool", i, w.Role)
 		}
 		text, err := contentText(w.Content)
 		if err != nil {
-			return nil, fmt.Errorf("%s: messages[%d].content: %w", path, i, err)
+			return nil, fmt.Errorf("--messages: messages[%d].content: %w", i, err)
 		}
 		m := chat.Message{Role: w.Role, Content: text, ReasoningContent: w.ReasoningContent, ToolCallID: w.ToolCallID, Name: w.Name, Prefix: w.Prefix}
 		for _, tc := range w.ToolCalls {
@@ -94,17 +172,28 @@ func contentText(raw json.RawMessage) (string, error) {
 	return out, nil
 }
 
-func readTools(path string) ([]chat.Tool, error) {
+// readTools parses a JSON array of OpenAI tool definitions from the file
+// path ("-" = stdin; "" = none).
+func readTools(cmd *cobra.Command, path string) ([]chat.Tool, error) {
 	if path == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := readJSONInput(cmd, path)
+	if err != nil {
+		return nil, fmt.Errorf("--tools: %w", err)
+	}
+	items, err := jsonArray(b, "--tools", "tools")
 	if err != nil {
 		return nil, err
 	}
-	var tools []chat.Tool
-	if err := json.Unmarshal(b, &tools); err != nil {
-		return nil, fmt.Errorf("%s: want a JSON array of tools: %w", path, err)
+	tools := make([]chat.Tool, len(items))
+	for i, raw := range items {
+		if k := jsonKind(raw); k != "an object" {
+			return nil, fmt.Errorf("--tools: tools[%d]: want an object {\"type\": \"function\", \"function\": ...}, got %s", i, k)
+		}
+		if err := json.Unmarshal(raw, &tools[i]); err != nil {
+			return nil, fmt.Errorf("--tools: tools[%d]: %v", i, jsonError(err))
+		}
 	}
 	return tools, nil
 }
@@ -114,6 +203,42 @@ type chatSetup struct {
 	renderer chat.Renderer
 	format   string
 	bos, eos string
+	// warning is set when the file's chat template cannot be rendered and
+	// the built-in renderer stands in (chatTemplateWarning); run and
+	// template print it once on stderr.
+	warning string
+}
+
+// chatTemplateWarning returns the warning to print when a model's own chat
+// template src (its GGUF tokenizer.chat_template) is present but could not
+// be used, so chat.ForModel chose the built-in renderer r of family format
+// instead; "" when src is empty or r is the file's template. The fallback
+// used to be silent: a template the Jinja engine cannot render changed the
+// prompt format without a word. serve can print the same line.
+func chatTemplateWarning(src string, r chat.Renderer, format string) string {
+	if strings.TrimSpace(src) == "" {
+		return ""
+	}
+	if _, own := r.(*chat.Template); own {
+		return ""
+	}
+	return fmt.Sprintf("the model's chat template cannot be rendered (%s); using the built-in %s format", templateError(src), format)
+}
+
+// templateError says why the chat template src does not work: its compile
+// error, or the error of rendering a short conversation (what
+// chat.ForModel tries).
+func templateError(src string) string {
+	t, err := chat.NewJinja(src)
+	if err == nil {
+		probe := []chat.Message{{Role: "system", Content: "s"}, {Role: "user", Content: "u"},
+			{Role: "assistant", Content: "a"}, {Role: "user", Content: "u"}}
+		_, err = t.Render(probe, chat.RenderOptions{AddGenerationPrompt: true})
+	}
+	if err == nil {
+		return "it failed a test render"
+	}
+	return strings.TrimPrefix(err.Error(), "chat: ")
 }
 
 func newChatSetup(f *gguf.File, tok *tokenizer.Tokenizer, builtin string) (*chatSetup, error) {
@@ -134,6 +259,9 @@ func newChatSetup(f *gguf.File, tok *tokenizer.Tokenizer, builtin string) (*chat
 	}
 	if err != nil {
 		return nil, err
+	}
+	if builtin == "" {
+		cs.warning = chatTemplateWarning(src, cs.renderer, cs.format)
 	}
 	return cs, nil
 }
@@ -156,17 +284,21 @@ func newTemplateCmd() *cobra.Command {
 		Short: "Print the prompt a conversation renders to",
 		Long: `template renders an OpenAI-style JSON array of messages through the model's
 chat template (its GGUF tokenizer.chat_template, or dseek's built-in renderer
-for its family) and prints the prompt text.`,
+for its family when the file has none or it cannot be rendered, with a
+warning) and prints the prompt text. --messages - reads the JSON from stdin.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if messages == "" {
-				return fmt.Errorf("no messages: pass --messages file.json")
+				return fmt.Errorf("no messages: pass --messages file.json (- reads stdin)")
 			}
-			msgs, err := readMessages(messages)
+			if messages == "-" && tools == "-" {
+				return fmt.Errorf("--messages and --tools cannot both read stdin")
+			}
+			msgs, err := readMessages(cmd, messages)
 			if err != nil {
 				return err
 			}
-			tl, err := readTools(tools)
+			tl, err := readTools(cmd, tools)
 			if err != nil {
 				return err
 			}
@@ -190,6 +322,9 @@ for its family) and prints the prompt text.`,
 			if err != nil {
 				return err
 			}
+			if cs.warning != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "dseek: warning: %s\n", cs.warning)
+			}
 			opts := chat.RenderOptions{AddGenerationPrompt: !noGen, Tools: tl}
 			switch thinking {
 			case "":
@@ -209,8 +344,8 @@ for its family) and prints the prompt text.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&path, "model", "m", "", "model: path to a GGUF file or a name from dseek list")
-	fl.StringVar(&messages, "messages", "", "JSON file with an array of {role, content, ...} messages")
-	fl.StringVar(&tools, "tools", "", "JSON file with an array of OpenAI tool definitions")
+	fl.StringVar(&messages, "messages", "", "JSON file with an array of {role, content, ...} messages (- for stdin)")
+	fl.StringVar(&tools, "tools", "", "JSON file with an array of OpenAI tool definitions (- for stdin)")
 	fl.StringVar(&thinking, "thinking", "", "on or off: thinking mode for models that support it (default: the model's)")
 	fl.StringVar(&builtin, "builtin", "", "use a built-in renderer instead of the file's template: deepseek-llm, deepseek-v3, deepseek-r1, deepseek-v3.1")
 	fl.BoolVar(&noGen, "no-generation-prompt", false, "do not append the assistant header")
