@@ -20,7 +20,7 @@ import (
 // Options configures Load.
 type Options struct {
 	Threads   int               // compute threads; 0 = number of CPUs
-	CtxSize   int               // KV cache capacity in tokens across all sequences; 0 = min(model context, 4096)
+	CtxSize   int               // KV cache capacity in tokens across all sequences; 0 = min(model context, 4096); rounded up to whole KV cache pages
 	KVF32     bool              // store the KV cache as float32 instead of float16 (llama.cpp's default)
 	Precision kernels.Precision // activation precision for F16/BF16 weights (zero: auto)
 	NoMmap    bool              // read tensors into memory instead of mapping the file
@@ -102,6 +102,9 @@ func New(ctx context.Context, f *gguf.File, opt Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The cache holds whole pages: its real capacity is the context every
+	// check uses, so a prompt is never refused for a size the cache has.
+	opt.CtxSize = cache.MaxPages() * cache.Config().PageSize
 	return &Engine{
 		File: f, Model: m, Tokenizer: tok, Cache: cache, opt: opt,
 		Pool: kernels.NewPool(opt.Threads), state: model.NewState(),

@@ -112,6 +112,13 @@ func Parse(r io.ReaderAt, size int64) (*File, error) {
 // (which names the path) or an unprefixed OS error; see partError.
 func openPart(path string, opt Options) (*part, *header, error) {
 	p := &part{path: path}
+	// Only a regular file has a size and can be mapped: opening a named
+	// pipe would block, and a device reads as empty or endless.
+	if st, err := os.Stat(path); err != nil {
+		return nil, nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s is not a regular file (%s)", path, fileKind(st.Mode()))
+	}
 	if opt.NoMmap {
 		fh, err := os.Open(path)
 		if err != nil {
@@ -431,4 +438,21 @@ func (f *File) Close() error {
 		}
 	}
 	return first
+}
+
+// fileKind names the kind of a non-regular file for error messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }

@@ -13,8 +13,13 @@ import (
 // range is [-100, 100]).
 const MaxLogitBias = 100
 
+// MaxLogitBiasEntries bounds the number of logit_bias entries of one
+// request (a real vocabulary has 100k-150k tokens; the bound keeps one
+// request's decoding memory small).
+const MaxLogitBiasEntries = 1 << 16
+
 // LogitBias is OpenAI's logit_bias: a JSON object whose keys are token ids
-// (decimal integers, as strings) and whose values are numbers in [-100,
+// (decimal integers without sign or leading zeros, as strings) and whose values are numbers in [-100,
 // 100], added to those tokens' logits before sampling. Decoding checks the
 // keys and values (the vocabulary bound is the server's to check); errors
 // name the field logit_bias.
@@ -34,6 +39,9 @@ func (b *LogitBias) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return typeError(data, reflect.TypeFor[LogitBias]())
 	}
+	if len(raw) > MaxLogitBiasEntries {
+		return &fieldError{"logit_bias", fmt.Sprintf("%d entries, more than the %d allowed", len(raw), MaxLogitBiasEntries)}
+	}
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
 		keys = append(keys, k)
@@ -42,7 +50,7 @@ func (b *LogitBias) UnmarshalJSON(data []byte) error {
 	out := make(LogitBias, len(raw))
 	for _, k := range keys {
 		id, err := strconv.ParseInt(k, 10, 32)
-		if err != nil || id < 0 {
+		if err != nil || id < 0 || strconv.FormatInt(id, 10) != k {
 			return &fieldError{"logit_bias", fmt.Sprintf("key %q is not a token id (a non-negative integer)", k)}
 		}
 		v := raw[k]

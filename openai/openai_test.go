@@ -2,6 +2,7 @@ package openai
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -278,6 +279,7 @@ func TestLogitBias(t *testing.T) {
 	for _, bias := range []string{
 		`{"x":"NaN"}`, `{"x":1}`, `{"1":"NaN"}`, `{"1":101}`, `{"1":-100.5}`, `{"1":1e999}`, `{"-1":1}`,
 		`{"1.5":1}`, `{"99999999999":1}`, `{"1":null}`, `{"1":true}`, `{"1":[1]}`, `{"1":1,"01":2}`, `[1]`, `"x"`, `5`,
+		`{"05":1}`, `{"+5":1}`, `{" 5":1}`, `{"":1}`, manyBias(MaxLogitBiasEntries + 1),
 	} {
 		for _, body := range []string{`{` + okMsgs + `,"logit_bias":` + bias + `}`, `{"prompt":"a","logit_bias":` + bias + `}`} {
 			var err *Error
@@ -291,6 +293,20 @@ func TestLogitBias(t *testing.T) {
 			}
 		}
 	}
+}
+
+// manyBias is a logit_bias object of n distinct entries.
+func manyBias(n int) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"%d":1`, i)
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // TestCompletionMaxTokensZero: max_tokens 0 is allowed only with echo (the

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -154,13 +155,26 @@ func anthropicThinking(req *openai.MessagesRequest) *bool {
 }
 
 // stopReason maps an engine stop reason to Anthropic's.
+// anthCutError is the error a /v1/messages answer ends with when the
+// server cut it short (shutdown, or no KV cache room left): Anthropic has no
+// stop_reason for that, and "max_tokens" would make clients continue as if
+// the budget had run out, so it is reported as overloaded_error (503), as
+// its own API reports capacity problems. Nil for every other final event.
+func anthCutError(ev engine.Event) *openai.Error {
+	switch ev.Reason {
+	case engine.StopPreempted, engine.StopCancelled, engine.StopRejected:
+		return &openai.Error{Status: http.StatusServiceUnavailable, Type: openai.TypeOverloaded,
+			Message: fmt.Sprintf("the answer was cut short after %d tokens: the server is shutting down or out of KV cache room; retry", ev.Usage.CompletionTokens)}
+	}
+	return nil
+}
+
 func stopReason(ev engine.Event, hasCalls bool) (string, *string) {
 	switch {
 	case ev.Reason == engine.StopString:
 		s := ev.StopString
 		return openai.StopStopSequence, &s
-	case ev.Reason == engine.StopLength || ev.Reason == engine.StopContext || ev.Reason == engine.StopPreempted ||
-		ev.Reason == engine.StopCancelled || ev.Reason == engine.StopRejected:
+	case ev.Reason == engine.StopLength || ev.Reason == engine.StopContext:
 		return openai.StopMaxTokens, nil
 	case hasCalls:
 		return openai.StopToolUse, nil

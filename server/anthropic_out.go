@@ -36,6 +36,10 @@ func (j *messagesJob) complete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, generationError(final.Err))
 		return
 	}
+	if e := anthCutError(final); e != nil {
+		writeError(w, r, e)
+		return
+	}
 	content := []any{}
 	if rc := j.out.reasoning.String(); rc != "" {
 		content = append(content, &openai.ThinkingBlock{Type: "thinking", Thinking: rc})
@@ -162,6 +166,10 @@ func (j *messagesJob) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	if final.Reason == engine.StopError {
 		a.sse.event("error", generationError(final.Err).Anthropic())
+		return
+	}
+	if e := anthCutError(final); e != nil {
+		a.sse.event("error", e.Anthropic())
 		return
 	}
 	if a.close() != nil {

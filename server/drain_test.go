@@ -127,3 +127,30 @@ func TestDrainRejectsQueued(t *testing.T) {
 		t.Fatalf("the running request did not run to its end: %v", events[max(0, n-3):])
 	}
 }
+
+// TestAnthropicCutReasons: a /v1/messages answer that the server cut short
+// (shutdown deadline, no KV room, rejected) ends with overloaded_error (a
+// 503 when nothing was sent yet, an error event in a stream), never with
+// stop_reason "max_tokens", which would tell clients the token budget ran
+// out; answers that did reach their budget or the context keep max_tokens.
+func TestAnthropicCutReasons(t *testing.T) {
+	for _, r := range []string{engine.StopPreempted, engine.StopCancelled, engine.StopRejected} {
+		ev := engine.Event{Done: true, Reason: r, Usage: engine.Usage{CompletionTokens: 7}}
+		e := anthCutError(ev)
+		if e == nil || e.Status != http.StatusServiceUnavailable || e.Type != "overloaded_error" || !strings.Contains(e.Message, "after 7 tokens") {
+			t.Errorf("%s: cut error %+v, want a 503 overloaded_error", r, e)
+		}
+		if got, _ := stopReason(ev, false); got == "max_tokens" {
+			t.Errorf("%s: stop_reason max_tokens", r)
+		}
+	}
+	for _, r := range []string{engine.StopLength, engine.StopContext} {
+		ev := engine.Event{Done: true, Reason: r}
+		if anthCutError(ev) != nil {
+			t.Errorf("%s: reported as cut", r)
+		}
+		if got, _ := stopReason(ev, false); got != "max_tokens" {
+			t.Errorf("%s: stop_reason %q, want max_tokens", r, got)
+		}
+	}
+}

@@ -222,6 +222,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"run", "-m", model, "--min-p", "2", "-p", "x"}, "--min-p 2"},
 		{[]string{"run", "-m", model, "--top-p", "-0.1", "-p", "x"}, "--top-p -0.1"},
 		{[]string{"run", "-m", model, "--repeat-penalty", "-1", "-p", "x"}, "--repeat-penalty -1"},
+		{[]string{"run", "-m", model, "--repeat-penalty", "0", "-p", "x"}, "--repeat-penalty 0"},
+		{[]string{"run", "-m", model, "--seed", "-2", "-p", "x"}, "--seed -2"},
 		{[]string{"run", "-m", model, "--repeat-last-n", "-2", "-p", "x"}, "--repeat-last-n -2"},
 		{[]string{"run", "-m", model, "--presence-penalty", "NaN", "-p", "x"}, "--presence-penalty NaN"},
 		{[]string{"synth", "--shape", "r1-distill-qwen-1.5b", "--layers", "-1", "--plan"}, "--layers -1"},

@@ -80,8 +80,10 @@ func (s *sampleFlags) validate() error {
 		return fmt.Errorf("--top-p %v: want a probability in [0, 1] (1 = off)", s.topP)
 	case s.minP < 0 || s.minP > 1:
 		return fmt.Errorf("--min-p %v: want a fraction in [0, 1] (0 = off)", s.minP)
-	case s.repeatPenalty < 0:
+	case s.repeatPenalty <= 0:
 		return fmt.Errorf("--repeat-penalty %v: want a positive factor (1 = off)", s.repeatPenalty)
+	case s.seed < -1:
+		return fmt.Errorf("--seed %d: want -1 (random) or a seed >= 0", s.seed)
 	case s.repeatLastN < -1:
 		return fmt.Errorf("--repeat-last-n %d: want a token count, 0 (off) or -1 (all)", s.repeatLastN)
 	}

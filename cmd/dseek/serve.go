@@ -216,8 +216,10 @@ func drain(hs *http.Server, srv *server.Server, sched *engine.Scheduler, timeout
 	httpErr := hs.Shutdown(ctx)
 	wg.Wait()
 	if httpErr != nil {
-		// Handlers end right after the scheduler cancels their requests.
-		grace, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+		// Handlers end right after the scheduler cancels their requests;
+		// a client that stalls (a body never sent, a stream never read)
+		// gets one more second, then its connection is closed.
+		grace, cancel2 := context.WithTimeout(context.Background(), time.Second)
 		defer cancel2()
 		if hs.Shutdown(grace) != nil {
 			hs.Close()

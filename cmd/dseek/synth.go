@@ -55,7 +55,7 @@ func newSynthCmd() *cobra.Command {
 			}
 			ft, err := quantize.ParseFileType(typ)
 			if err != nil {
-				return err
+				return fmt.Errorf("--type %q: unknown file type (synth writes %s)", typ, synthTypes)
 			}
 			if w := s.LlamaCppWarning(); w != "" {
 				stderrf("synth: warning: %s\n", w)
@@ -96,7 +96,7 @@ func newSynthCmd() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&shape, "shape", "", "model shape: "+strings.Join(synth.ShapeNames(), ", "))
-	fl.StringVar(&typ, "type", "q4_k_m", "file type as llama-quantize names it: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, iq4_nl, iq4_xs")
+	fl.StringVar(&typ, "type", "q4_k_m", "file type as llama-quantize names it: "+synthTypes)
 	fl.StringVarP(&out, "output", "o", "", "output GGUF file")
 	fl.IntVar(&layers, "layers", 0, "keep only the first N layers (0 = all); deepseek2 keeps a proportional dense lead of 1..N-1")
 	fl.Uint64Var(&seed, "seed", 42, "random seed")
@@ -126,3 +126,7 @@ func printPlan(cmd *cobra.Command, s synth.Shape, ft quantize.FileType) error {
 	fmt.Fprintf(w, "%s %s: %d layers, %d tensors %v, %.3f B params, %.2f GiB\n", s.Name, ft, s.NLayer, len(ts), mix, float64(total)/1e9, float64(bytes)/(1<<30))
 	return nil
 }
+
+// synthTypes are the file types synth writes (the quantize types that need
+// no importance matrix).
+const synthTypes = "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, iq4_nl, iq4_xs"
