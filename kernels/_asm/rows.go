@@ -163,6 +163,8 @@ func q4kR8T1() {
 		ADDQ(t, bp)
 		MOVQ(cb, k)
 	}
+	m0F := YMM() // mask0F, held in a register to save loads
+	VMOVDQU(mask0F, m0F)
 	Label(name + "_blk")
 	PREFETCHT0(Mem{Base: wr, Disp: prefetchDist})
 	PREFETCHT0(Mem{Base: wr, Disp: prefetchDist + 64})
@@ -189,10 +191,10 @@ func q4kR8T1() {
 				u := 2*c + h
 				q := YMM()
 				if h == 0 {
-					VPAND(mask0F, raw, q)
+					VPAND(m0F, raw, q)
 				} else {
 					VPSRLW(U8(4), raw, q)
-					VPAND(mask0F, q, q)
+					VPAND(m0F, q, q)
 				}
 				VPMADDUBSW(Mem{Base: p, Disp: 32 * u}, q, q)
 				s := YMM()
