@@ -165,6 +165,11 @@ func q4kR8T1() {
 	}
 	m0F := YMM() // mask0F, held in a register to save loads
 	VMOVDQU(mask0F, m0F)
+	var bc [4]VecVirtual // bcastW[0..3]; sub-blocks 4..7 use them on the scales shifted down
+	for u := range bc {
+		bc[u] = YMM()
+		VMOVDQU(bcastW.Offset(32*u), bc[u])
+	}
 	Label(name + "_blk")
 	PREFETCHT0(Mem{Base: wr, Disp: prefetchDist})
 	PREFETCHT0(Mem{Base: wr, Disp: prefetchDist + 64})
@@ -183,6 +188,8 @@ func q4kR8T1() {
 		VPMOVZXBW(mm, m16)
 		VPMADDWD(Mem{Base: bs}, m16, m16)
 		VMOVDQU(m16, Mem{Base: bp, Disp: 32})
+		scvHi := YMM()
+		VPSRLDQ(U8(8), scv, scvHi)
 		var isum VecVirtual
 		for c := 0; c < 4; c++ {
 			raw := YMM()
@@ -198,7 +205,11 @@ func q4kR8T1() {
 				}
 				VPMADDUBSW(Mem{Base: p, Disp: 32 * u}, q, q)
 				s := YMM()
-				VPSHUFB(bcastW.Offset(32*u), scv, s)
+				if u < 4 {
+					VPSHUFB(bc[u], scv, s)
+				} else {
+					VPSHUFB(bc[u-4], scvHi, s)
+				}
 				VPMADDWD(s, q, q)
 				if u == 0 {
 					isum = q
