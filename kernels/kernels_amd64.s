@@ -2615,123 +2615,125 @@ TEXT ·q6kT1(SB), NOSPLIT, $408-64
 	MOVQ AX, 400(SP)
 
 q6kT1_row:
-	VXORPS Y0, Y0, Y0
-	MOVQ   384(SP), AX
-	MOVQ   a+24(FP), CX
-	MOVQ   astride+32(FP), DX
-	MOVQ   nb+40(FP), DX
-	MOVQ   DX, BX
-	SHLQ   $0x08, BX
-	ADDQ   CX, BX
-	LEAQ   (BX)(DX*4), SI
+	VXORPS  Y0, Y0, Y0
+	MOVQ    384(SP), AX
+	MOVQ    a+24(FP), CX
+	MOVQ    astride+32(FP), DX
+	MOVQ    nb+40(FP), DX
+	MOVQ    DX, BX
+	SHLQ    $0x08, BX
+	ADDQ    CX, BX
+	LEAQ    (BX)(DX*4), SI
+	VMOVDQU mask0f<>+0(SB), Y1
+	VMOVDQU mask30<>+0(SB), Y2
 
 q6kT1_blk:
 	PREFETCHT0   2048(AX)
 	PREFETCHT0   2112(AX)
 	PREFETCHT0   2176(AX)
-	VPBROADCASTW 208(AX), X1
-	VCVTPH2PS    X1, Y1
-	VMOVUPS      Y1, 256(SP)
-	VMOVDQU      192(AX), X1
-	VPSHUFB      evenodd<>+0(SB), X1, X2
-	VPMOVSXBW    X2, Y2
-	VPSHUFB      bcastw<>+0(SB), Y2, Y3
-	VPSHUFB      bcastw<>+32(SB), Y2, Y4
-	VPSHUFB      bcastw<>+64(SB), Y2, Y5
-	VPSHUFB      bcastw<>+96(SB), Y2, Y6
-	VPSHUFB      bcastw<>+128(SB), Y2, Y7
-	VPSHUFB      bcastw<>+160(SB), Y2, Y8
-	VPSHUFB      bcastw<>+192(SB), Y2, Y9
-	VPSHUFB      bcastw<>+224(SB), Y2, Y2
-	VPMOVSXBW    X1, Y1
-	VPSLLW       $0x05, Y1, Y1
-	VMOVDQU      Y1, 320(SP)
-	VMOVDQU      (AX), Y1
-	VPAND        mask0f<>+0(SB), Y1, Y1
-	VMOVDQU      128(AX), Y10
-	VPSLLW       $0x04, Y10, Y10
-	VPAND        mask30<>+0(SB), Y10, Y10
-	VPOR         Y10, Y1, Y1
-	VPMADDUBSW   (CX), Y1, Y1
-	VPMADDWD     Y3, Y1, Y1
-	VMOVDQU      32(AX), Y3
-	VPAND        mask0f<>+0(SB), Y3, Y3
-	VMOVDQU      128(AX), Y10
-	VPSLLW       $0x02, Y10, Y10
-	VPAND        mask30<>+0(SB), Y10, Y10
-	VPOR         Y10, Y3, Y3
-	VPMADDUBSW   32(CX), Y3, Y3
-	VPMADDWD     Y4, Y3, Y3
-	VPADDD       Y3, Y1, Y1
+	VPBROADCASTW 208(AX), X3
+	VCVTPH2PS    X3, Y3
+	VMOVUPS      Y3, 256(SP)
+	VMOVDQU      192(AX), X3
+	VPSHUFB      evenodd<>+0(SB), X3, X4
+	VPMOVSXBW    X4, Y4
+	VPSHUFB      bcastw<>+0(SB), Y4, Y5
+	VPSHUFB      bcastw<>+32(SB), Y4, Y6
+	VPSHUFB      bcastw<>+64(SB), Y4, Y7
+	VPSHUFB      bcastw<>+96(SB), Y4, Y8
+	VPSHUFB      bcastw<>+128(SB), Y4, Y9
+	VPSHUFB      bcastw<>+160(SB), Y4, Y10
+	VPSHUFB      bcastw<>+192(SB), Y4, Y11
+	VPSHUFB      bcastw<>+224(SB), Y4, Y4
+	VPMOVSXBW    X3, Y3
+	VPSLLW       $0x05, Y3, Y3
+	VMOVDQU      Y3, 320(SP)
 	VMOVDQU      (AX), Y3
-	VPSRLW       $0x04, Y3, Y3
-	VPAND        mask0f<>+0(SB), Y3, Y3
-	VMOVDQU      128(AX), Y4
-	VPAND        mask30<>+0(SB), Y4, Y4
-	VPOR         Y4, Y3, Y3
-	VPMADDUBSW   64(CX), Y3, Y3
+	VPAND        Y1, Y3, Y3
+	VMOVDQU      128(AX), Y12
+	VPSLLW       $0x04, Y12, Y12
+	VPAND        Y2, Y12, Y12
+	VPOR         Y12, Y3, Y3
+	VPMADDUBSW   (CX), Y3, Y3
 	VPMADDWD     Y5, Y3, Y3
-	VPADDD       Y3, Y1, Y1
-	VMOVDQU      32(AX), Y3
-	VPSRLW       $0x04, Y3, Y3
-	VPAND        mask0f<>+0(SB), Y3, Y3
-	VMOVDQU      128(AX), Y4
-	VPSRLW       $0x02, Y4, Y4
-	VPAND        mask30<>+0(SB), Y4, Y4
-	VPOR         Y4, Y3, Y3
-	VPMADDUBSW   96(CX), Y3, Y3
-	VPMADDWD     Y6, Y3, Y3
-	VPADDD       Y3, Y1, Y1
-	VMOVDQU      64(AX), Y3
-	VPAND        mask0f<>+0(SB), Y3, Y3
-	VMOVDQU      160(AX), Y4
-	VPSLLW       $0x04, Y4, Y4
-	VPAND        mask30<>+0(SB), Y4, Y4
-	VPOR         Y4, Y3, Y3
-	VPMADDUBSW   128(CX), Y3, Y3
-	VPMADDWD     Y7, Y3, Y3
-	VPADDD       Y3, Y1, Y1
-	VMOVDQU      96(AX), Y3
-	VPAND        mask0f<>+0(SB), Y3, Y3
-	VMOVDQU      160(AX), Y4
-	VPSLLW       $0x02, Y4, Y4
-	VPAND        mask30<>+0(SB), Y4, Y4
-	VPOR         Y4, Y3, Y3
-	VPMADDUBSW   160(CX), Y3, Y3
-	VPMADDWD     Y8, Y3, Y3
-	VPADDD       Y3, Y1, Y1
-	VMOVDQU      64(AX), Y3
-	VPSRLW       $0x04, Y3, Y3
-	VPAND        mask0f<>+0(SB), Y3, Y3
-	VMOVDQU      160(AX), Y4
-	VPAND        mask30<>+0(SB), Y4, Y4
-	VPOR         Y4, Y3, Y3
-	VPMADDUBSW   192(CX), Y3, Y3
-	VPMADDWD     Y9, Y3, Y3
-	VPADDD       Y3, Y1, Y1
-	VMOVDQU      96(AX), Y3
-	VPSRLW       $0x04, Y3, Y3
-	VPAND        mask0f<>+0(SB), Y3, Y3
-	VMOVDQU      160(AX), Y4
-	VPSRLW       $0x02, Y4, Y4
-	VPAND        mask30<>+0(SB), Y4, Y4
-	VPOR         Y4, Y3, Y3
-	VPMADDUBSW   224(CX), Y3, Y3
-	VPMADDWD     Y2, Y3, Y3
-	VPADDD       Y3, Y1, Y1
-	VMOVDQU      320(SP), Y2
-	VPMADDWD     (SI), Y2, Y2
-	VPSUBD       Y2, Y1, Y1
-	VEXTRACTI128 $0x01, Y1, X2
-	VPADDD       X2, X1, X2
-	VPSHUFD      $0x4e, X2, X1
-	VPADDD       X1, X2, X2
-	VPSHUFD      $0xb1, X2, X1
-	VPADDD       X1, X2, X2
-	VCVTDQ2PS    X2, X2
-	VMOVSS       (BX), X1
-	VMULSS       256(SP), X1, X1
-	VFMADD231SS  X2, X1, X0
+	VMOVDQU      32(AX), Y5
+	VPAND        Y1, Y5, Y5
+	VMOVDQU      128(AX), Y12
+	VPSLLW       $0x02, Y12, Y12
+	VPAND        Y2, Y12, Y12
+	VPOR         Y12, Y5, Y5
+	VPMADDUBSW   32(CX), Y5, Y5
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	VMOVDQU      (AX), Y5
+	VPSRLW       $0x04, Y5, Y5
+	VPAND        Y1, Y5, Y5
+	VMOVDQU      128(AX), Y6
+	VPAND        Y2, Y6, Y6
+	VPOR         Y6, Y5, Y5
+	VPMADDUBSW   64(CX), Y5, Y5
+	VPMADDWD     Y7, Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	VMOVDQU      32(AX), Y5
+	VPSRLW       $0x04, Y5, Y5
+	VPAND        Y1, Y5, Y5
+	VMOVDQU      128(AX), Y6
+	VPSRLW       $0x02, Y6, Y6
+	VPAND        Y2, Y6, Y6
+	VPOR         Y6, Y5, Y5
+	VPMADDUBSW   96(CX), Y5, Y5
+	VPMADDWD     Y8, Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	VMOVDQU      64(AX), Y5
+	VPAND        Y1, Y5, Y5
+	VMOVDQU      160(AX), Y6
+	VPSLLW       $0x04, Y6, Y6
+	VPAND        Y2, Y6, Y6
+	VPOR         Y6, Y5, Y5
+	VPMADDUBSW   128(CX), Y5, Y5
+	VPMADDWD     Y9, Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	VMOVDQU      96(AX), Y5
+	VPAND        Y1, Y5, Y5
+	VMOVDQU      160(AX), Y6
+	VPSLLW       $0x02, Y6, Y6
+	VPAND        Y2, Y6, Y6
+	VPOR         Y6, Y5, Y5
+	VPMADDUBSW   160(CX), Y5, Y5
+	VPMADDWD     Y10, Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	VMOVDQU      64(AX), Y5
+	VPSRLW       $0x04, Y5, Y5
+	VPAND        Y1, Y5, Y5
+	VMOVDQU      160(AX), Y6
+	VPAND        Y2, Y6, Y6
+	VPOR         Y6, Y5, Y5
+	VPMADDUBSW   192(CX), Y5, Y5
+	VPMADDWD     Y11, Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	VMOVDQU      96(AX), Y5
+	VPSRLW       $0x04, Y5, Y5
+	VPAND        Y1, Y5, Y5
+	VMOVDQU      160(AX), Y6
+	VPSRLW       $0x02, Y6, Y6
+	VPAND        Y2, Y6, Y6
+	VPOR         Y6, Y5, Y5
+	VPMADDUBSW   224(CX), Y5, Y5
+	VPMADDWD     Y4, Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	VMOVDQU      320(SP), Y4
+	VPMADDWD     (SI), Y4, Y4
+	VPSUBD       Y4, Y3, Y3
+	VEXTRACTI128 $0x01, Y3, X4
+	VPADDD       X4, X3, X4
+	VPSHUFD      $0x4e, X4, X3
+	VPADDD       X3, X4, X4
+	VPSHUFD      $0xb1, X4, X3
+	VPADDD       X3, X4, X4
+	VCVTDQ2PS    X4, X4
+	VMOVSS       (BX), X3
+	VMULSS       256(SP), X3, X3
+	VFMADD231SS  X4, X3, X0
 	ADDQ         $0x000000d2, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000004, BX

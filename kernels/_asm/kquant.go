@@ -75,6 +75,7 @@ type kctx struct {
 	mins    Mem          // stack: ymm, int16 mins per 16 elements (or offset·scale)
 	vals    Mem          // stack: ymm, signed values of the current unit (signed formats)
 	scReg   []VecVirtual // T == 1: the unit scale vectors stay in registers
+	masks   map[Mem]Op   // constants held in registers (T == 1, kq.regMasks)
 	raw     VecVirtual   // bytes shared by consecutive units (Q4_K/Q5_K nibbles)
 	hasMin  bool
 	hasOff  bool
@@ -92,6 +93,9 @@ type kq struct {
 	hasOff bool // unsigned storage with offset: isum -= Σ (off·sc)·bsum
 	reduce bool // one exact integer per super-block (and one for the mins)
 	signed bool // signed values: maddubs(|v|, sign(a, v))
+	// regMasks are constants the one-row kernel keeps in registers
+	// instead of loading them for every unit.
+	regMasks []Mem
 	// prepare stores d (and -dmin), the unit scale vectors and the
 	// mins/offset vector of the super-block at k.w into the stack slots.
 	prepare func(k *kctx)
@@ -204,6 +208,14 @@ func kKernel(q kq, T int) {
 		return Mem{Base: base, Index: s3, Scale: 1, Disp: disp}
 	}
 
+	k.masks = map[Mem]Op{}
+	if T == 1 {
+		for _, m := range q.regMasks {
+			r := YMM()
+			VMOVDQU(m, r)
+			k.masks[m] = r
+		}
+	}
 	Label(name + "_blk")
 	if T == 1 {
 		PREFETCHT0(Mem{Base: k.w, Disp: prefetchDist})
@@ -355,15 +367,24 @@ func hsum(a VecVirtual) VecVirtual {
 	return lo
 }
 
+// mask returns the operand for constant m: its register if k holds it in
+// one, else m.
+func (k *kctx) mask(m Mem) Op {
+	if r, ok := k.masks[m]; ok {
+		return r
+	}
+	return m
+}
+
 // nibbleUnit loads the 32 bytes at m and returns their low (hi = false) or
 // high nibbles as bytes.
-func nibbleUnit(m Mem, hi bool) VecVirtual {
+func nibbleUnit(k *kctx, m Mem, hi bool) VecVirtual {
 	raw := YMM()
 	VMOVDQU(m, raw)
 	if hi {
 		VPSRLW(U8(4), raw, raw)
 	}
-	VPAND(mask0F, raw, raw)
+	VPAND(k.mask(mask0F), raw, raw)
 	return raw
 }
 
@@ -385,7 +406,7 @@ func nibblePair(k *kctx, m Mem, u int) VecVirtual {
 
 // shiftedBits returns ((h shifted left by l, or right by -l, in 16-bit
 // lanes) & mask) for the 32 bytes h at m.
-func shiftedBits(m Mem, l int, mask Mem) VecVirtual {
+func shiftedBits(m Mem, l int, mask Op) VecVirtual {
 	h := YMM()
 	VMOVDQU(m, h)
 	switch {
@@ -428,6 +449,7 @@ func q5K() kq {
 // bits 2k..2k+1 of qh[32h:] on top; stored unsigned, offset 32.
 func q6K() kq {
 	return kq{name: "q6k", twin: "kTileGo(unpackQ6K)", bpb: 210, hasOff: true, reduce: true,
+		regMasks: []Mem{mask0F, mask30},
 		prepare: func(k *kctx) {
 			VMOVUPS(broadcastF16(Mem{Base: k.w, Disp: 208}), k.dw)
 			raw := XMM()
@@ -436,8 +458,8 @@ func q6K() kq {
 		},
 		unit: func(k *kctx, u int) (VecVirtual, VecVirtual) {
 			h, kk := u/4, u%4
-			v := nibbleUnit(Mem{Base: k.w, Disp: 64*h + 32*(kk%2)}, kk >= 2)
-			hb := shiftedBits(Mem{Base: k.w, Disp: 128 + 32*h}, 4-2*kk, mask30)
+			v := nibbleUnit(k, Mem{Base: k.w, Disp: 64*h + 32*(kk%2)}, kk >= 2)
+			hb := shiftedBits(Mem{Base: k.w, Disp: 128 + 32*h}, 4-2*kk, k.mask(mask30))
 			VPOR(hb, v, v)
 			return v, nil
 		},
