@@ -2651,25 +2651,23 @@ q6kT1_blk:
 	VMOVDQU      (AX), Y3
 	VPAND        Y1, Y3, Y3
 	VMOVDQU      128(AX), Y12
-	VPSLLW       $0x04, Y12, Y12
-	VPAND        Y2, Y12, Y12
-	VPOR         Y12, Y3, Y3
+	VPSLLW       $0x04, Y12, Y13
+	VPAND        Y2, Y13, Y13
+	VPOR         Y13, Y3, Y3
 	VPMADDUBSW   (CX), Y3, Y3
 	VPMADDWD     Y5, Y3, Y3
 	VMOVDQU      32(AX), Y5
 	VPAND        Y1, Y5, Y5
-	VMOVDQU      128(AX), Y12
-	VPSLLW       $0x02, Y12, Y12
-	VPAND        Y2, Y12, Y12
-	VPOR         Y12, Y5, Y5
+	VPSLLW       $0x02, Y12, Y13
+	VPAND        Y2, Y13, Y13
+	VPOR         Y13, Y5, Y5
 	VPMADDUBSW   32(CX), Y5, Y5
 	VPMADDWD     Y6, Y5, Y5
 	VPADDD       Y5, Y3, Y3
 	VMOVDQU      (AX), Y5
 	VPSRLW       $0x04, Y5, Y5
 	VPAND        Y1, Y5, Y5
-	VMOVDQU      128(AX), Y6
-	VPAND        Y2, Y6, Y6
+	VPAND        Y2, Y12, Y6
 	VPOR         Y6, Y5, Y5
 	VPMADDUBSW   64(CX), Y5, Y5
 	VPMADDWD     Y7, Y5, Y5
@@ -2677,8 +2675,7 @@ q6kT1_blk:
 	VMOVDQU      32(AX), Y5
 	VPSRLW       $0x04, Y5, Y5
 	VPAND        Y1, Y5, Y5
-	VMOVDQU      128(AX), Y6
-	VPSRLW       $0x02, Y6, Y6
+	VPSRLW       $0x02, Y12, Y6
 	VPAND        Y2, Y6, Y6
 	VPOR         Y6, Y5, Y5
 	VPMADDUBSW   96(CX), Y5, Y5
@@ -2687,34 +2684,31 @@ q6kT1_blk:
 	VMOVDQU      64(AX), Y5
 	VPAND        Y1, Y5, Y5
 	VMOVDQU      160(AX), Y6
-	VPSLLW       $0x04, Y6, Y6
-	VPAND        Y2, Y6, Y6
-	VPOR         Y6, Y5, Y5
+	VPSLLW       $0x04, Y6, Y7
+	VPAND        Y2, Y7, Y7
+	VPOR         Y7, Y5, Y5
 	VPMADDUBSW   128(CX), Y5, Y5
 	VPMADDWD     Y9, Y5, Y5
 	VPADDD       Y5, Y3, Y3
 	VMOVDQU      96(AX), Y5
 	VPAND        Y1, Y5, Y5
-	VMOVDQU      160(AX), Y6
-	VPSLLW       $0x02, Y6, Y6
-	VPAND        Y2, Y6, Y6
-	VPOR         Y6, Y5, Y5
+	VPSLLW       $0x02, Y6, Y7
+	VPAND        Y2, Y7, Y7
+	VPOR         Y7, Y5, Y5
 	VPMADDUBSW   160(CX), Y5, Y5
 	VPMADDWD     Y10, Y5, Y5
 	VPADDD       Y5, Y3, Y3
 	VMOVDQU      64(AX), Y5
 	VPSRLW       $0x04, Y5, Y5
 	VPAND        Y1, Y5, Y5
-	VMOVDQU      160(AX), Y6
-	VPAND        Y2, Y6, Y6
-	VPOR         Y6, Y5, Y5
+	VPAND        Y2, Y6, Y7
+	VPOR         Y7, Y5, Y5
 	VPMADDUBSW   192(CX), Y5, Y5
 	VPMADDWD     Y11, Y5, Y5
 	VPADDD       Y5, Y3, Y3
 	VMOVDQU      96(AX), Y5
 	VPSRLW       $0x04, Y5, Y5
 	VPAND        Y1, Y5, Y5
-	VMOVDQU      160(AX), Y6
 	VPSRLW       $0x02, Y6, Y6
 	VPAND        Y2, Y6, Y6
 	VPOR         Y6, Y5, Y5

@@ -459,7 +459,27 @@ func q6K() kq {
 		unit: func(k *kctx, u int) (VecVirtual, VecVirtual) {
 			h, kk := u/4, u%4
 			v := nibbleUnit(k, Mem{Base: k.w, Disp: 64*h + 32*(kk%2)}, kk >= 2)
-			hb := shiftedBits(Mem{Base: k.w, Disp: 128 + 32*h}, 4-2*kk, k.mask(mask30))
+			var hb VecVirtual
+			if k.T == 1 {
+				// qh[32h:] loaded once for its four units
+				if kk == 0 {
+					k.raw = YMM()
+					VMOVDQU(Mem{Base: k.w, Disp: 128 + 32*h}, k.raw)
+				}
+				hb = YMM()
+				switch l := 4 - 2*kk; {
+				case l > 0:
+					VPSLLW(U8(l), k.raw, hb)
+					VPAND(k.mask(mask30), hb, hb)
+				case l < 0:
+					VPSRLW(U8(-l), k.raw, hb)
+					VPAND(k.mask(mask30), hb, hb)
+				default:
+					VPAND(k.mask(mask30), k.raw, hb)
+				}
+			} else {
+				hb = shiftedBits(Mem{Base: k.w, Disp: 128 + 32*h}, 4-2*kk, k.mask(mask30))
+			}
 			VPOR(hb, v, v)
 			return v, nil
 		},
