@@ -2649,85 +2649,81 @@ q6kT1_blk:
 	VPSLLW       $0x05, Y3, Y3
 	VMOVDQU      Y3, 320(SP)
 	VMOVDQU      (AX), Y3
+	VPAND        Y1, Y3, Y12
+	VMOVDQU      128(AX), Y13
+	VPSLLW       $0x04, Y13, Y14
+	VPAND        Y2, Y14, Y14
+	VPOR         Y14, Y12, Y12
+	VPMADDUBSW   (CX), Y12, Y12
+	VPMADDWD     Y5, Y12, Y5
+	VPSRLW       $0x04, Y3, Y3
 	VPAND        Y1, Y3, Y3
-	VMOVDQU      128(AX), Y12
-	VPSLLW       $0x04, Y12, Y13
-	VPAND        Y2, Y13, Y13
-	VPOR         Y13, Y3, Y3
-	VPMADDUBSW   (CX), Y3, Y3
-	VPMADDWD     Y5, Y3, Y3
-	VMOVDQU      32(AX), Y5
-	VPAND        Y1, Y5, Y5
-	VPSLLW       $0x02, Y12, Y13
-	VPAND        Y2, Y13, Y13
-	VPOR         Y13, Y5, Y5
-	VPMADDUBSW   32(CX), Y5, Y5
-	VPMADDWD     Y6, Y5, Y5
-	VPADDD       Y5, Y3, Y3
-	VMOVDQU      (AX), Y5
-	VPSRLW       $0x04, Y5, Y5
-	VPAND        Y1, Y5, Y5
-	VPAND        Y2, Y12, Y6
-	VPOR         Y6, Y5, Y5
-	VPMADDUBSW   64(CX), Y5, Y5
-	VPMADDWD     Y7, Y5, Y5
-	VPADDD       Y5, Y3, Y3
-	VMOVDQU      32(AX), Y5
-	VPSRLW       $0x04, Y5, Y5
-	VPAND        Y1, Y5, Y5
-	VPSRLW       $0x02, Y12, Y6
+	VPAND        Y2, Y13, Y12
+	VPOR         Y12, Y3, Y3
+	VPMADDUBSW   64(CX), Y3, Y3
+	VPMADDWD     Y7, Y3, Y3
+	VPADDD       Y3, Y5, Y5
+	VMOVDQU      32(AX), Y3
+	VPAND        Y1, Y3, Y7
+	VPSLLW       $0x02, Y13, Y12
+	VPAND        Y2, Y12, Y12
+	VPOR         Y12, Y7, Y7
+	VPMADDUBSW   32(CX), Y7, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y5, Y5
+	VPSRLW       $0x04, Y3, Y3
+	VPAND        Y1, Y3, Y3
+	VPSRLW       $0x02, Y13, Y6
 	VPAND        Y2, Y6, Y6
-	VPOR         Y6, Y5, Y5
-	VPMADDUBSW   96(CX), Y5, Y5
-	VPMADDWD     Y8, Y5, Y5
-	VPADDD       Y5, Y3, Y3
-	VMOVDQU      64(AX), Y5
-	VPAND        Y1, Y5, Y5
-	VMOVDQU      160(AX), Y6
-	VPSLLW       $0x04, Y6, Y7
-	VPAND        Y2, Y7, Y7
-	VPOR         Y7, Y5, Y5
-	VPMADDUBSW   128(CX), Y5, Y5
-	VPMADDWD     Y9, Y5, Y5
-	VPADDD       Y5, Y3, Y3
-	VMOVDQU      96(AX), Y5
-	VPAND        Y1, Y5, Y5
-	VPSLLW       $0x02, Y6, Y7
-	VPAND        Y2, Y7, Y7
-	VPOR         Y7, Y5, Y5
-	VPMADDUBSW   160(CX), Y5, Y5
-	VPMADDWD     Y10, Y5, Y5
-	VPADDD       Y5, Y3, Y3
-	VMOVDQU      64(AX), Y5
-	VPSRLW       $0x04, Y5, Y5
-	VPAND        Y1, Y5, Y5
-	VPAND        Y2, Y6, Y7
-	VPOR         Y7, Y5, Y5
-	VPMADDUBSW   192(CX), Y5, Y5
-	VPMADDWD     Y11, Y5, Y5
-	VPADDD       Y5, Y3, Y3
-	VMOVDQU      96(AX), Y5
-	VPSRLW       $0x04, Y5, Y5
-	VPAND        Y1, Y5, Y5
-	VPSRLW       $0x02, Y6, Y6
+	VPOR         Y6, Y3, Y3
+	VPMADDUBSW   96(CX), Y3, Y3
+	VPMADDWD     Y8, Y3, Y3
+	VPADDD       Y3, Y5, Y5
+	VMOVDQU      64(AX), Y3
+	VPAND        Y1, Y3, Y6
+	VMOVDQU      160(AX), Y7
+	VPSLLW       $0x04, Y7, Y8
+	VPAND        Y2, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VPMADDUBSW   128(CX), Y6, Y6
+	VPMADDWD     Y9, Y6, Y6
+	VPADDD       Y6, Y5, Y5
+	VPSRLW       $0x04, Y3, Y3
+	VPAND        Y1, Y3, Y3
+	VPAND        Y2, Y7, Y6
+	VPOR         Y6, Y3, Y3
+	VPMADDUBSW   192(CX), Y3, Y3
+	VPMADDWD     Y11, Y3, Y3
+	VPADDD       Y3, Y5, Y5
+	VMOVDQU      96(AX), Y3
+	VPAND        Y1, Y3, Y6
+	VPSLLW       $0x02, Y7, Y8
+	VPAND        Y2, Y8, Y8
+	VPOR         Y8, Y6, Y6
+	VPMADDUBSW   160(CX), Y6, Y6
+	VPMADDWD     Y10, Y6, Y6
+	VPADDD       Y6, Y5, Y5
+	VPSRLW       $0x04, Y3, Y3
+	VPAND        Y1, Y3, Y3
+	VPSRLW       $0x02, Y7, Y6
 	VPAND        Y2, Y6, Y6
-	VPOR         Y6, Y5, Y5
-	VPMADDUBSW   224(CX), Y5, Y5
-	VPMADDWD     Y4, Y5, Y5
-	VPADDD       Y5, Y3, Y3
-	VMOVDQU      320(SP), Y4
-	VPMADDWD     (SI), Y4, Y4
-	VPSUBD       Y4, Y3, Y3
-	VEXTRACTI128 $0x01, Y3, X4
-	VPADDD       X4, X3, X4
-	VPSHUFD      $0x4e, X4, X3
-	VPADDD       X3, X4, X4
-	VPSHUFD      $0xb1, X4, X3
-	VPADDD       X3, X4, X4
-	VCVTDQ2PS    X4, X4
-	VMOVSS       (BX), X3
-	VMULSS       256(SP), X3, X3
-	VFMADD231SS  X4, X3, X0
+	VPOR         Y6, Y3, Y3
+	VPMADDUBSW   224(CX), Y3, Y3
+	VPMADDWD     Y4, Y3, Y3
+	VPADDD       Y3, Y5, Y5
+	VMOVDQU      320(SP), Y3
+	VPMADDWD     (SI), Y3, Y3
+	VPSUBD       Y3, Y5, Y5
+	VEXTRACTI128 $0x01, Y5, X3
+	VPADDD       X3, X5, X3
+	VPSHUFD      $0x4e, X3, X4
+	VPADDD       X4, X3, X3
+	VPSHUFD      $0xb1, X3, X4
+	VPADDD       X4, X3, X3
+	VCVTDQ2PS    X3, X3
+	VMOVSS       (BX), X4
+	VMULSS       256(SP), X4, X4
+	VFMADD231SS  X3, X4, X0
 	ADDQ         $0x000000d2, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000004, BX

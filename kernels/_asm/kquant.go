@@ -76,7 +76,8 @@ type kctx struct {
 	vals    Mem          // stack: ymm, signed values of the current unit (signed formats)
 	scReg   []VecVirtual // T == 1: the unit scale vectors stay in registers
 	masks   map[Mem]Op   // constants held in registers (T == 1, kq.regMasks)
-	raw     VecVirtual   // bytes shared by consecutive units (Q4_K/Q5_K nibbles)
+	raw     VecVirtual   // bytes shared by consecutive units (Q4_K/Q5_K nibbles, Q6_K qh)
+	ql      VecVirtual   // Q6_K one-row kernel: ql bytes shared by two units
 	hasMin  bool
 	hasOff  bool
 	signed  bool
@@ -96,6 +97,9 @@ type kq struct {
 	// regMasks are constants the one-row kernel keeps in registers
 	// instead of loading them for every unit.
 	regMasks []Mem
+	// unitOrder is the order the one-row kernel visits the units in (nil:
+	// 0..7); the integer sums are exact, so any order gives the same.
+	unitOrder []int
 	// prepare stores d (and -dmin), the unit scale vectors and the
 	// mins/offset vector of the super-block at k.w into the stack slots.
 	prepare func(k *kctx)
@@ -229,7 +233,11 @@ func kKernel(q kq, T int) {
 	for t := range isum {
 		isum[t] = YMM()
 	}
-	for u := 0; u < 8; u++ {
+	order := []int{0, 1, 2, 3, 4, 5, 6, 7}
+	if T == 1 && q.unitOrder != nil {
+		order = q.unitOrder
+	}
+	for i, u := range order {
 		wv, vv := q.unit(k, u)
 		if q.signed {
 			VMOVDQU(vv, k.vals)
@@ -249,7 +257,7 @@ func kKernel(q kq, T int) {
 			} else {
 				VPMADDUBSW(at(p, t, 32*u), wv, tmp)
 			}
-			if u == 0 {
+			if i == 0 {
 				VPMADDWD(scu, tmp, isum[t])
 			} else {
 				VPMADDWD(scu, tmp, tmp)
@@ -449,7 +457,8 @@ func q5K() kq {
 // bits 2k..2k+1 of qh[32h:] on top; stored unsigned, offset 32.
 func q6K() kq {
 	return kq{name: "q6k", twin: "kTileGo(unpackQ6K)", bpb: 210, hasOff: true, reduce: true,
-		regMasks: []Mem{mask0F, mask30},
+		regMasks:  []Mem{mask0F, mask30},
+		unitOrder: []int{0, 2, 1, 3, 4, 6, 5, 7}, // units sharing ql bytes in turn
 		prepare: func(k *kctx) {
 			VMOVUPS(broadcastF16(Mem{Base: k.w, Disp: 208}), k.dw)
 			raw := XMM()
@@ -458,9 +467,20 @@ func q6K() kq {
 		},
 		unit: func(k *kctx, u int) (VecVirtual, VecVirtual) {
 			h, kk := u/4, u%4
-			v := nibbleUnit(k, Mem{Base: k.w, Disp: 64*h + 32*(kk%2)}, kk >= 2)
-			var hb VecVirtual
+			var v, hb VecVirtual
 			if k.T == 1 {
+				// ql bytes loaded once for their two units (in turn,
+				// see unitOrder)
+				if kk < 2 {
+					k.ql = YMM()
+					VMOVDQU(Mem{Base: k.w, Disp: 64*h + 32*(kk%2)}, k.ql)
+					v = YMM()
+					VPAND(k.mask(mask0F), k.ql, v)
+				} else {
+					v = YMM()
+					VPSRLW(U8(4), k.ql, v)
+					VPAND(k.mask(mask0F), v, v)
+				}
 				// qh[32h:] loaded once for its four units
 				if kk == 0 {
 					k.raw = YMM()
@@ -478,6 +498,7 @@ func q6K() kq {
 					VPAND(k.mask(mask30), k.raw, hb)
 				}
 			} else {
+				v = nibbleUnit(k, Mem{Base: k.w, Disp: 64*h + 32*(kk%2)}, kk >= 2)
 				hb = shiftedBits(Mem{Base: k.w, Disp: 128 + 32*h}, 4-2*kk, k.mask(mask30))
 			}
 			VPOR(hb, v, v)
