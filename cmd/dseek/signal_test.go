@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,22 +70,26 @@ func TestSecondSignalKills(t *testing.T) {
 }
 
 // TestTermGraceExits: one SIGTERM ends a command blocked in work that does
-// not watch the context (show reading a named pipe no one writes) with exit
-// status 143 after the grace period; it used to do nothing until a second
-// signal. The child is this test binary running main.
+// not watch the context (tokenize -f - reading a stdin no one writes) with
+// exit status 143 after the grace period; it used to do nothing until a
+// second signal. The child is this test binary running main.
 func TestTermGraceExits(t *testing.T) {
 	if os.Getenv("DSEEK_GRACE_CHILD") != "" {
 		onSignalsReady = func() { fmt.Println("ready") }
-		os.Args = []string{"dseek", "show", os.Getenv("DSEEK_GRACE_CHILD")}
+		os.Args = []string{"dseek", "tokenize", "-m", os.Getenv("DSEEK_GRACE_CHILD"), "-f", "-"}
 		main()
 		return
 	}
-	fifo := filepath.Join(t.TempDir(), "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skip("mkfifo:", err)
+	model := fixture(t, "models/ds3-tiny-Q4_K_M.gguf")
+	stdin, stdinW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer stdin.Close()
+	defer stdinW.Close() // held open: the child's read never ends by itself
 	cmd := exec.Command(os.Args[0], "-test.run=^TestTermGraceExits$")
-	cmd.Env = append(os.Environ(), "DSEEK_GRACE_CHILD="+fifo)
+	cmd.Env = append(os.Environ(), "DSEEK_GRACE_CHILD="+model)
+	cmd.Stdin = stdin
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +107,7 @@ func TestTermGraceExits(t *testing.T) {
 			done <- fmt.Errorf("child said %q (%v), want ready", line, err)
 			return
 		}
-		time.Sleep(200 * time.Millisecond) // let show block on the pipe
+		time.Sleep(500 * time.Millisecond) // let tokenize load and block on stdin
 		sent = time.Now()
 		cmd.Process.Signal(syscall.SIGTERM)
 		done <- cmd.Wait()
