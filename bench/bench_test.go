@@ -5,36 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dseek-ai/dseek/gguf"
+	"github.com/dseek-ai/dseek/internal/fixtures"
 )
 
-func fixturesDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(fx); err != nil {
-		t.Fatalf("fixtures missing: %v", err)
-	}
-	return fx
-}
+func fixturesDir(t testing.TB) string { return fixtures.MustDir(t) }
 
 func TestStats(t *testing.T) {
 	// Hand-computed: mean of 2,4,4,4,5,5,7,9 is 5; squared deviations sum to

@@ -49,31 +49,32 @@ func (r *run) kvF16() bool { return r.cache.Config().Type == dtype.F16 }
 // transposed. name selects the State buffer that holds it.
 func (r *run) gather(name string, seq kvcache.SeqID, il, n, c0, nc int, transposed bool) kernels.Matrix {
 	w := r.cache.Config().Width
+	rows, cols := n, nc
+	if transposed {
+		rows, cols = nc, n
+	}
 	if r.kvF16() {
 		dst := r.s.get16(name, n*nc)
-		for pos := 0; pos < n; {
+		gatherRows(dst, n, w, c0, nc, transposed, func(pos int) ([]uint16, int) {
 			src, _, cnt := r.cache.Span(seq, il, pos)
-			cnt = min(cnt, n-pos)
-			for j := 0; j < cnt; j++ {
-				row := src[j*w+c0 : j*w+c0+nc]
-				if !transposed {
-					copy(dst[(pos+j)*nc:], row)
-					continue
-				}
-				for c, v := range row {
-					dst[c*n+pos+j] = v
-				}
-			}
-			pos += cnt
-		}
-		if transposed {
-			return kernels.F16Matrix(nc, n, dst)
-		}
-		return kernels.F16Matrix(n, nc, dst)
+			return src, cnt
+		})
+		return kernels.F16Matrix(rows, cols, dst)
 	}
 	dst := r.s.get(name, n*nc)
-	for pos := 0; pos < n; {
+	gatherRows(dst, n, w, c0, nc, transposed, func(pos int) ([]float32, int) {
 		_, src, cnt := r.cache.Span(seq, il, pos)
+		return src, cnt
+	})
+	return kernels.F32Matrix(rows, cols, dst)
+}
+
+// gatherRows copies columns [c0, c0+nc) of rows [0, n) (row width w, read
+// page by page through span, which returns the page holding pos and its
+// row count from pos) into dst: [n, nc], or [nc, n] when transposed.
+func gatherRows[T uint16 | float32](dst []T, n, w, c0, nc int, transposed bool, span func(pos int) ([]T, int)) {
+	for pos := 0; pos < n; {
+		src, cnt := span(pos)
 		cnt = min(cnt, n-pos)
 		for j := 0; j < cnt; j++ {
 			row := src[j*w+c0 : j*w+c0+nc]
@@ -87,10 +88,6 @@ func (r *run) gather(name string, seq kvcache.SeqID, il, n, c0, nc int, transpos
 		}
 		pos += cnt
 	}
-	if transposed {
-		return kernels.F32Matrix(nc, n, dst)
-	}
-	return kernels.F32Matrix(n, nc, dst)
 }
 
 // gatherF32 copies columns [c0, c0+nc) of the cached rows [0, n) of

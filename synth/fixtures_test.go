@@ -7,33 +7,12 @@ import (
 	"testing"
 
 	"github.com/dseek-ai/dseek/gguf"
+	"github.com/dseek-ai/dseek/internal/fixtures"
 	"github.com/dseek-ai/dseek/quantize"
 )
 
-// fixturesDir is ../shared/fixtures relative to the repository root (the
-// directory holding go.mod). A missing fixture directory fails the test.
-func fixturesDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(fx); err != nil {
-		t.Fatalf("fixtures missing: %v", err)
-	}
-	return fx
-}
+// fixturesDir is the shared fixtures directory; a missing one fails the test.
+func fixturesDir(t testing.TB) string { return fixtures.MustDir(t) }
 
 // fixtureConfig is the generator settings of a fixture family
 // (models/<family>.config.json).
