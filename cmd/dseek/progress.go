@@ -7,12 +7,17 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 )
 
 // newByteBar returns a progress bar on stderr for total bytes with speed
 // and ETA, starting at have bytes. Its Add64 is safe for concurrent use.
+// When stderr is not a terminal (a log file, a pipe) the bar draws
+// nothing: its carriage-return redraws would only clutter the log.
 func newByteBar(desc string, total, have int64) *progressbar.ProgressBar {
+	visible := term.IsTerminal(int(os.Stderr.Fd()))
 	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetVisibility(visible),
 		progressbar.OptionSetDescription(desc),
 		progressbar.OptionSetWriter(os.Stderr),
 		progressbar.OptionShowBytes(true),
@@ -22,7 +27,11 @@ func newByteBar(desc string, total, have int64) *progressbar.ProgressBar {
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionShowElapsedTimeOnFinish(),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }),
+		progressbar.OptionOnCompletion(func() {
+			if visible {
+				fmt.Fprintln(os.Stderr)
+			}
+		}),
 	)
 	if have > 0 {
 		bar.Set64(have)
