@@ -30,7 +30,9 @@ type Params struct {
 	Warmup  bool  // one untimed 1-token run before the repetitions
 	UBatch  int   // prompt tokens per forward pass (llama-bench n_ubatch 512)
 	NoMmap  bool
-	Seed    uint64 // random token ids (llama-bench uses rand() % n_vocab)
+	// HugePages is where the weights live (engine.Options.HugePages).
+	HugePages engine.HugePages
+	Seed      uint64 // random token ids (llama-bench uses rand() % n_vocab)
 }
 
 // Test is one result row with the field names of llama-bench's -o json
@@ -64,6 +66,10 @@ type Test struct {
 	Test          string    `json:"test"`
 	SamplesNs     []uint64  `json:"samples_ns"`
 	SamplesTs     []float64 `json:"samples_ts"`
+
+	// HugePageWeightBytes (dseek extra) is the bytes of weights copied into
+	// the huge-page arena (engine.HugePages); 0 when they stay mapped.
+	HugePageWeightBytes int64 `json:"hugepage_weight_bytes,omitempty"`
 
 	// dseek extras (tg tests): bytes read per generated token, the measured
 	// bandwidth, the resulting bound (tokens/s) and the fraction reached.
@@ -355,16 +361,18 @@ func Bench(ctx context.Context, p Params) ([]Test, error) {
 	}
 	var out []Test
 	for _, th := range p.Threads {
-		e, err := engine.Load(ctx, p.Model, engine.Options{Threads: th, CtxSize: maxCtx + 64, UBatch: p.UBatch, NoMmap: p.NoMmap})
+		e, err := engine.Load(ctx, p.Model, engine.Options{Threads: th, CtxSize: maxCtx + 64, UBatch: p.UBatch, NoMmap: p.NoMmap, HugePages: p.HugePages})
 		if err != nil {
 			return nil, err
 		}
 		mi := DescribeModel(e.File, e.Model.Config)
+		hpBytes, _ := e.HugePageWeights()
 		base := Test{
 			BuildCommit: BuildCommit(), CPUInfo: CPUInfo(), Backends: "CPU",
 			ModelFilename: mi.Filename, ModelType: mi.Type, ModelSize: mi.Size, ModelNParams: mi.NParams,
 			NBatch: 2048, NUBatch: e.Options().UBatch, NThreads: e.Options().Threads,
-			TypeK: "f16", TypeV: "f16", UseMmap: !p.NoMmap,
+			TypeK: "f16", TypeV: "f16", UseMmap: !p.NoMmap && hpBytes == 0,
+			HugePageWeightBytes: hpBytes,
 		}
 		ts, err := Run(ctx, engineRunner{e}, p, base)
 		kvTok := e.Model.KVBytesPerToken(dtype.F16)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dseek-ai/dseek/dtype"
 	"github.com/dseek-ai/dseek/gguf"
+	"github.com/dseek-ai/dseek/internal/hugepage"
 	"github.com/dseek-ai/dseek/kernels"
 	"github.com/dseek-ai/dseek/kvcache"
 	"github.com/dseek-ai/dseek/model"
@@ -24,6 +25,7 @@ type Options struct {
 	KVF32     bool              // store the KV cache as float32 instead of float16 (llama.cpp's default)
 	Precision kernels.Precision // activation precision for F16/BF16 weights (zero: auto)
 	NoMmap    bool              // read tensors into memory instead of mapping the file
+	HugePages HugePages         // where the multiplied weights live (zero: HugePagesAuto)
 	UBatch    int               // prompt tokens per forward pass; 0 = 512
 	// RouterHook is passed to model.Options (tests and tracing).
 	RouterHook func(layer, token int, r model.Routing)
@@ -38,6 +40,8 @@ type Engine struct {
 	Pool      *kernels.Pool
 	Cache     *kvcache.Cache
 	opt       Options
+
+	arena *hugepage.Arena // weights copied out of the file, or nil
 
 	mu    sync.Mutex // guards forward passes, state and cache
 	state *model.State
@@ -74,10 +78,28 @@ func New(ctx context.Context, f *gguf.File, opt Options) (*Engine, error) {
 	if opt.UBatch <= 0 {
 		opt.UBatch = 512
 	}
-	m, err := model.Load(f, model.Options{Precision: opt.Precision, RouterHook: opt.RouterHook})
+	arena, err := weightArena(f, opt.HugePages)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
+	mopt := model.Options{Precision: opt.Precision, RouterHook: opt.RouterHook}
+	if arena != nil {
+		mopt.WeightAlloc = arena.Alloc
+	}
+	m, err := model.Load(f, mopt)
+	if err != nil {
+		if arena != nil {
+			arena.Close()
+		}
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	// From here on every error return must release the arena.
+	ok := false
+	defer func() {
+		if !ok && arena != nil {
+			arena.Close()
+		}
+	}()
 	tok, err := tokenizer.FromGGUF(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
@@ -105,8 +127,9 @@ func New(ctx context.Context, f *gguf.File, opt Options) (*Engine, error) {
 	// The cache holds whole pages: its real capacity is the context every
 	// check uses, so a prompt is never refused for a size the cache has.
 	opt.CtxSize = cache.MaxPages() * cache.Config().PageSize
+	ok = true
 	return &Engine{
-		File: f, Model: m, Tokenizer: tok, Cache: cache, opt: opt,
+		File: f, Model: m, Tokenizer: tok, Cache: cache, opt: opt, arena: arena,
 		Pool: kernels.NewPool(opt.Threads), state: model.NewState(),
 	}, nil
 }
@@ -114,9 +137,13 @@ func New(ctx context.Context, f *gguf.File, opt Options) (*Engine, error) {
 // Options returns the options the engine runs with (defaults filled in).
 func (e *Engine) Options() Options { return e.opt }
 
-// Close releases the worker pool and the model file.
+// Close releases the worker pool, the weights' huge-page arena and the
+// model file.
 func (e *Engine) Close() error {
 	e.Pool.Close()
+	if e.arena != nil {
+		e.arena.Close()
+	}
 	return e.File.Close()
 }
 

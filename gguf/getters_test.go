@@ -173,4 +173,7 @@ func TestTensorDataChecks(t *testing.T) {
 	if _, err := f.TensorData(&f.Tensors[0]); err == nil {
 		t.Error("TensorData after Close accepted")
 	}
+	if err := f.ReadTensor(&f.Tensors[0], make([]byte, f.Tensors[0].Size)); err == nil {
+		t.Error("ReadTensor after Close accepted")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/bits"
 	"os"
+	"sync"
 
 	"github.com/dseek-ai/dseek/dtype"
 	"github.com/dseek-ai/dseek/internal/mmap"
@@ -58,6 +59,9 @@ type part struct {
 	r          io.ReaderAt // source for ReadAt when data is nil
 	data       []byte      // the whole file when memory-mapped
 	closer     io.Closer   // nil for Parse: the caller owns r
+
+	fhMu sync.Mutex // guards fh
+	fh   *os.File   // opened by ReadTensor on a mapped part; closed by Close
 }
 
 // header is what parseHeader extracts from one file.
@@ -385,20 +389,10 @@ func (f *File) Tensor(name string) (*TensorInfo, bool) {
 // against the part's size, so a modified TensorInfo cannot read outside the
 // file.
 func (f *File) TensorData(t *TensorInfo) ([]byte, error) {
-	if f.closed {
-		return nil, errors.New("gguf: TensorData on a closed file")
+	p, start, err := f.tensorRange(t, "TensorData")
+	if err != nil {
+		return nil, err
 	}
-	if t == nil {
-		return nil, errors.New("gguf: TensorData of a nil tensor")
-	}
-	if t.Split < 0 || t.Split >= len(f.parts) {
-		return nil, fmt.Errorf("gguf: tensor %q: split part %d out of range [0,%d)", t.Name, t.Split, len(f.parts))
-	}
-	p := f.parts[t.Split]
-	if t.Size < 0 || t.Offset > uint64(p.size) || p.dataOffset+int64(t.Offset) > p.size-t.Size {
-		return nil, fmt.Errorf("gguf: tensor %q: data at offset %d (+%d bytes) outside the data section of %s", t.Name, t.Offset, t.Size, p.name())
-	}
-	start := p.dataOffset + int64(t.Offset)
 	end := start + t.Size
 	if p.data != nil {
 		return p.data[start:end:end], nil
@@ -411,6 +405,71 @@ func (f *File) TensorData(t *TensorInfo) ([]byte, error) {
 		return nil, withContext(err, "tensor %q", t.Name)
 	}
 	return buf, nil
+}
+
+// ReadTensor copies the t.Size bytes of tensor t into dst, which must be
+// exactly t.Size bytes long. Unlike TensorData on a mapped file it reads with
+// pread(2) from the file (opened once per part on first use) rather than
+// through the mapping, so the copy leaves no mapped pages behind: a caller
+// that moves weights into other memory (engine's huge-page arena) does not
+// pay for them twice in its resident set. Errors: a closed file, a tensor
+// outside its part, a dst of the wrong length, or an I/O error or short read
+// naming the file and offset.
+func (f *File) ReadTensor(t *TensorInfo, dst []byte) error {
+	if t != nil && int64(len(dst)) != t.Size {
+		return fmt.Errorf("gguf: tensor %q: ReadTensor into %d bytes, want %d", t.Name, len(dst), t.Size)
+	}
+	return f.ReadTensorAt(t, dst, 0)
+}
+
+// ReadTensorAt is ReadTensor for the bytes [off, off+len(dst)) of tensor t,
+// so that several goroutines can copy parts of one large tensor at once.
+// Errors as ReadTensor, plus a range outside the tensor.
+func (f *File) ReadTensorAt(t *TensorInfo, dst []byte, off int64) error {
+	p, start, err := f.tensorRange(t, "ReadTensor")
+	if err != nil {
+		return err
+	}
+	if off < 0 || off > t.Size || int64(len(dst)) > t.Size-off {
+		return fmt.Errorf("gguf: tensor %q: ReadTensorAt of bytes [%d, %d) outside its %d bytes", t.Name, off, off+int64(len(dst)), t.Size)
+	}
+	r := p.r
+	if p.data != nil && p.path != "" {
+		p.fhMu.Lock()
+		if p.fh == nil {
+			fh, err := os.Open(p.path)
+			if err != nil {
+				p.fhMu.Unlock()
+				return fmt.Errorf("gguf: tensor %q: %w", t.Name, err)
+			}
+			p.fh = fh
+		}
+		r = p.fh
+		p.fhMu.Unlock()
+	}
+	if err := newDecoder(r, p.size, p.path).readAt(dst, start+off); err != nil {
+		return withContext(err, "tensor %q", t.Name)
+	}
+	return nil
+}
+
+// tensorRange checks t against its part and returns the part and the
+// absolute offset of its first byte.
+func (f *File) tensorRange(t *TensorInfo, op string) (*part, int64, error) {
+	if f.closed {
+		return nil, 0, fmt.Errorf("gguf: %s on a closed file", op)
+	}
+	if t == nil {
+		return nil, 0, fmt.Errorf("gguf: %s of a nil tensor", op)
+	}
+	if t.Split < 0 || t.Split >= len(f.parts) {
+		return nil, 0, fmt.Errorf("gguf: tensor %q: split part %d out of range [0,%d)", t.Name, t.Split, len(f.parts))
+	}
+	p := f.parts[t.Split]
+	if t.Size < 0 || t.Offset > uint64(p.size) || p.dataOffset+int64(t.Offset) > p.size-t.Size {
+		return nil, 0, fmt.Errorf("gguf: tensor %q: data at offset %d (+%d bytes) outside the data section of %s", t.Name, t.Offset, t.Size, p.name())
+	}
+	return p, p.dataOffset + int64(t.Offset), nil
 }
 
 func (p *part) name() string {
@@ -431,6 +490,14 @@ func (f *File) Close() error {
 	var first error
 	for _, p := range f.parts {
 		p.data = nil
+		p.fhMu.Lock()
+		if p.fh != nil {
+			if err := p.fh.Close(); err != nil && first == nil {
+				first = fmt.Errorf("gguf: close %s: %w", p.path, err)
+			}
+			p.fh = nil
+		}
+		p.fhMu.Unlock()
 		if p.closer != nil {
 			if err := p.closer.Close(); err != nil && first == nil {
 				first = fmt.Errorf("gguf: close %s: %w", p.path, err)

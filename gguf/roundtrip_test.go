@@ -43,8 +43,8 @@ func rewrite(f *File, w io.Writer) error {
 
 // TestFixturesOpen parses every fixture GGUF three ways (mmap, NoMmap, Parse
 // over a bytes.Reader) and requires identical metadata, tensor tables and
-// tensor bytes, the bytes also equal to the file slice at data offset +
-// tensor offset.
+// tensor bytes (TensorData and ReadTensor), the bytes also equal to the file
+// slice at data offset + tensor offset.
 func TestFixturesOpen(t *testing.T) {
 	for _, path := range fixtureGGUFs(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
@@ -85,6 +85,33 @@ func TestFixturesOpen(t *testing.T) {
 					}
 					if !bytes.Equal(got, want) {
 						t.Fatalf("tensor %s: bytes differ", ti.Name)
+					}
+					dst := make([]byte, ti.Size)
+					if err := g.ReadTensor(ti, dst); err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(dst, want) {
+						t.Fatalf("tensor %s: ReadTensor bytes differ", ti.Name)
+					}
+					if err := g.ReadTensor(ti, dst[:len(dst)-1]); err == nil {
+						t.Fatalf("tensor %s: ReadTensor into a short buffer succeeded", ti.Name)
+					}
+					half := ti.Size / 2
+					clear(dst)
+					if err := g.ReadTensorAt(ti, dst[half:], half); err != nil {
+						t.Fatal(err)
+					}
+					if err := g.ReadTensorAt(ti, dst[:half], 0); err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(dst, want) {
+						t.Fatalf("tensor %s: ReadTensorAt halves differ", ti.Name)
+					}
+					if err := g.ReadTensorAt(ti, dst[half:], half+1); err == nil {
+						t.Fatalf("tensor %s: ReadTensorAt past the end succeeded", ti.Name)
+					}
+					if err := g.ReadTensorAt(ti, dst[:1], -1); err == nil {
+						t.Fatalf("tensor %s: ReadTensorAt at -1 succeeded", ti.Name)
 					}
 				}
 			}

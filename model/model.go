@@ -28,6 +28,14 @@ type Options struct {
 	// the router's decision (layer index, token index in the batch). The
 	// slices are only valid during the call. Used by tests and tracing.
 	RouterHook func(layer, token int, r Routing)
+	// WeightAlloc, if set, gives memory for the weights the forward pass
+	// multiplies with (every 2-D and 3-D weight; token_embd.weight only when
+	// it doubles as the output head): they are copied there with
+	// gguf.File.ReadTensor instead of viewed in the file's mapping. The
+	// engine passes a huge-page arena (internal/hugepage). A gathered-only
+	// token_embd stays in the file, so only the rows of tokens seen become
+	// resident. Errors from WeightAlloc fail Load naming the tensor.
+	WeightAlloc func(size int) ([]byte, error)
 }
 
 // Batch is a set of tokens to run in one forward pass. Tokens of one
@@ -105,13 +113,18 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{Config: cfg, opt: opt}
-	b := &binder{f: f}
+	b := &binder{f: f, alloc: opt.WeightAlloc}
 	if cfg.NVocab <= 0 {
 		if ti, ok := f.Tensor("token_embd.weight"); ok && len(ti.Dims) == 2 {
 			cfg.NVocab = int(ti.Dims[1])
 		}
 	}
+	if b.has("output.weight") {
+		// Only gathered: copying it would make every row resident.
+		b.alloc = nil
+	}
 	m.tokEmbd = b.matrix("token_embd.weight", cfg.NVocab, cfg.NEmbd)
+	b.alloc = opt.WeightAlloc
 	m.outNorm = b.vector("output_norm.weight", cfg.NEmbd)
 	if out, ok := b.optMatrix("output.weight", cfg.NVocab, cfg.NEmbd); ok {
 		m.output = out

@@ -1,8 +1,12 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/dseek-ai/dseek/dtype"
 	"github.com/dseek-ai/dseek/gguf"
@@ -12,8 +16,9 @@ import (
 // binder looks up tensors by name, checks their shapes, and collects the
 // first error so bind functions read as a list of tensor names.
 type binder struct {
-	f   *gguf.File
-	err error
+	f     *gguf.File
+	alloc func(int) ([]byte, error) // Options.WeightAlloc for matrices, or nil
+	err   error
 }
 
 func (b *binder) fail(err error) {
@@ -58,7 +63,7 @@ func (b *binder) tensor3(name string, n, rows, cols int, required bool) (kernels
 		b.fail(fmt.Errorf("model: tensor %q has shape %v, want %v", name, ti.Dims, wantDims(cols, rows, n)))
 		return kernels.Matrix{}, false
 	}
-	data, err := b.f.TensorData(ti)
+	data, err := b.matrixData(ti)
 	if err != nil {
 		b.fail(fmt.Errorf("model: tensor %q: %w", name, err))
 		return kernels.Matrix{}, false
@@ -69,6 +74,64 @@ func (b *binder) tensor3(name string, n, rows, cols int, required bool) (kernels
 		return kernels.Matrix{}, false
 	}
 	return m, true
+}
+
+// matrixData returns the bytes of a weight matrix: a copy in b.alloc's
+// memory when set, else the file's view.
+func (b *binder) matrixData(ti *gguf.TensorInfo) ([]byte, error) {
+	if b.alloc == nil {
+		return b.f.TensorData(ti)
+	}
+	if int64(int(ti.Size)) != ti.Size {
+		return nil, fmt.Errorf("%d bytes do not fit in memory", ti.Size)
+	}
+	buf, err := b.alloc(int(ti.Size))
+	if err != nil {
+		return nil, err
+	}
+	if err := readParallel(b.f, ti, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// copyChunk is the part of a tensor one goroutine of readParallel copies.
+const copyChunk = 8 << 20
+
+// readParallel copies tensor ti into buf with one goroutine per CPU, each
+// reading copyChunk-byte parts. Copying is bound by first-touch page faults
+// of the destination (zeroing, and on a VM the host backing the page) more
+// than by the page cache, and those run in parallel on several cores: on the
+// 2-core development VM two readers copied 1.8 GB at 1.8-6.0 GB/s against
+// 0.45-4.0 GB/s for one.
+func readParallel(f *gguf.File, ti *gguf.TensorInfo, buf []byte) error {
+	n := len(buf)
+	workers := min(runtime.NumCPU(), (n+copyChunk-1)/copyChunk)
+	if workers <= 1 {
+		return f.ReadTensor(ti, buf)
+	}
+	var next atomic.Int64
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				lo := int(next.Add(copyChunk)) - copyChunk
+				if lo >= n {
+					return
+				}
+				hi := min(lo+copyChunk, n)
+				if err := f.ReadTensorAt(ti, buf[lo:hi], int64(lo)); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func wantDims(d ...int) []int {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dseek-ai/dseek/bench"
+	"github.com/dseek-ai/dseek/engine"
 	"github.com/dseek-ai/dseek/store"
 )
 
@@ -44,7 +45,7 @@ func newBenchCmd() *cobra.Command {
 		modelPath, prompts, gens, threads string
 		reps, ubatch, bwMiB               int
 		asJSON, noWarmup, noBW, noMmap    bool
-		output, cpuProfile                string
+		output, cpuProfile, hugePages     string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]",
@@ -68,6 +69,9 @@ func newBenchCmd() *cobra.Command {
 				return err
 			}
 			p := bench.Params{Model: path, Reps: reps, Warmup: !noWarmup, UBatch: ubatch, NoMmap: noMmap, Seed: 1}
+			if p.HugePages, err = engine.ParseHugePages(hugePages); err != nil {
+				return err
+			}
 			if p.Prompts, err = parseIntList("n-prompt", prompts); err != nil {
 				return err
 			}
@@ -114,6 +118,11 @@ func newBenchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if len(tests) > 0 {
+				if n := tests[0].HugePageWeightBytes; n > 0 {
+					stderrf("bench: %.1f MiB of weights copied into %s\n", float64(n)/(1<<20), hugePageWhere())
+				}
+			}
 			// Peak RSS before the bandwidth probe allocates its buffer.
 			stderrf("bench: peak RSS %.1f MiB\n", float64(bench.PeakRSS())/(1<<20))
 			if !noBW {
@@ -150,5 +159,6 @@ func newBenchCmd() *cobra.Command {
 	fl.IntVar(&bwMiB, "bandwidth-mib", 512, "buffer size of the bandwidth probe, MiB")
 	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the tests (not the bandwidth probe) to this file")
 	fl.BoolVar(&noMmap, "no-mmap", false, "read the model into memory instead of memory-mapping it")
+	fl.StringVar(&hugePages, "hugepages", "auto", hugePagesUsage)
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dseek-ai/dseek/engine"
+	"github.com/dseek-ai/dseek/internal/hugepage"
 	"github.com/dseek-ai/dseek/kernels"
 	"github.com/dseek-ai/dseek/store"
 )
@@ -76,6 +77,7 @@ type modelFlags struct {
 	kvType    string
 	precision string
 	noMmap    bool
+	hugePages string
 	ubatch    int
 }
 
@@ -87,11 +89,16 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.kvType, "kv-type", "f16", "KV cache element type: f16 or f32")
 	fl.StringVar(&f.precision, "precision", "auto", "activations for F16/BF16 weights: auto (f16 for F16 weights as llama.cpp, f32 for BF16), f32 (exact), or ggml (rounded to the weight type, as llama.cpp)")
 	fl.BoolVar(&f.noMmap, "no-mmap", false, "read the model into memory instead of memory-mapping it")
+	fl.StringVar(&f.hugePages, "hugepages", "auto", hugePagesUsage)
 	fl.IntVarP(&f.ubatch, "ubatch-size", "u", 512, "prompt tokens per forward pass")
 }
 
 func (f *modelFlags) options() (engine.Options, error) {
 	o := engine.Options{Threads: f.threads, CtxSize: f.ctxSize, NoMmap: f.noMmap, UBatch: f.ubatch}
+	var err error
+	if o.HugePages, err = engine.ParseHugePages(f.hugePages); err != nil {
+		return o, err
+	}
 	switch f.kvType {
 	case "f16", "F16":
 	case "f32", "F32":
@@ -191,3 +198,15 @@ func ctxSizeNotes(e *engine.Engine, requested int) []string {
 }
 
 func stderrf(format string, a ...any) { fmt.Fprintf(os.Stderr, format, a...) }
+
+// hugePagesUsage documents --hugepages (shared by every model command and
+// bench).
+const hugePagesUsage = "copy the multiplied weights into transparent huge pages for faster decode: auto (when Linux THP is enabled and they fit in available memory), on, or off (keep them in the file mapping)"
+
+// hugePageWhere names where --hugepages put the weights, for messages.
+func hugePageWhere() string {
+	if m := hugepage.THP(); m == "always" || m == "madvise" {
+		return "transparent huge pages"
+	}
+	return "private memory (transparent huge pages are not enabled)"
+}

@@ -174,9 +174,14 @@ func loadServer(ctx context.Context, mf *modelFlags, o serveOptions) (*engine.En
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	start := time.Now()
 	e, err := engine.Load(ctx, path, o.engine)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if log := o.server.Logger; log != nil {
+		hp, _ := e.HugePageWeights()
+		log.Info("model loaded", "path", path, "seconds", time.Since(start).Seconds(), "hugepage_weight_bytes", hp)
 	}
 	for _, n := range ctxSizeNotes(e, mf.ctxSize) {
 		stderrf("dseek: %s\n", n)
