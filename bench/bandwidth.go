@@ -4,6 +4,9 @@ import (
 	"errors"
 	"sync"
 	"time"
+	"unsafe"
+
+	"github.com/dseek-ai/dseek/internal/hugepage"
 )
 
 // BandwidthResult is a memory read-bandwidth measurement.
@@ -12,6 +15,10 @@ type BandwidthResult struct {
 	Bytes   int64   // buffer size
 	Threads int
 	Passes  int
+	// HugePages: the buffer was in memory advised for transparent huge
+	// pages, as the weights are with engine.HugePages (so the bound is not
+	// lowered by TLB misses the weights do not take).
+	HugePages bool
 }
 
 // probeStreams is the number of independent sequential streams each thread
@@ -22,7 +29,8 @@ const probeStreams = 8
 
 // MeasureBandwidth measures the machine's memory read bandwidth: threads
 // goroutines each read their share of a buffer of bufBytes (far larger than
-// the caches) as probeStreams sequential streams, one 8-byte load per 64-byte
+// the caches; on transparent huge pages where Linux has them) as
+// probeStreams sequential streams, one 8-byte load per 64-byte
 // cache line (the whole line still comes from memory), passes times; the
 // fastest pass counts. The result is the bus bandwidth a decode step, one
 // streaming pass over the weights, could at best use. Errors: bufBytes <
@@ -33,7 +41,8 @@ func MeasureBandwidth(threads int, bufBytes int64, passes int) (BandwidthResult,
 	}
 	unit := 8 * probeStreams * threads // words: whole cache lines per stream
 	n := int(bufBytes/8) / unit * unit
-	buf := make([]uint64, n)
+	buf, huge, release := probeBuffer(n)
+	defer release()
 	for i := range buf {
 		buf[i] = uint64(i) // make every page resident and distinct
 	}
@@ -63,7 +72,20 @@ func MeasureBandwidth(threads int, bufBytes int64, passes int) (BandwidthResult,
 		return BandwidthResult{}, errors.New("bench: bandwidth probe read nothing")
 	}
 	total := int64(per) * int64(threads) * 8
-	return BandwidthResult{GBps: float64(total) / best.Seconds() / 1e9, Bytes: total, Threads: threads, Passes: passes}, nil
+	return BandwidthResult{GBps: float64(total) / best.Seconds() / 1e9, Bytes: total, Threads: threads, Passes: passes, HugePages: huge}, nil
+}
+
+// probeBuffer returns n words in a huge-page arena when THP is enabled (the
+// fastest memory a decode reads from), else on the heap, and the function
+// that releases them.
+func probeBuffer(n int) (buf []uint64, huge bool, release func()) {
+	if a, err := hugepage.New(int64(n) * 8); err == nil {
+		if b, err := a.Alloc(n * 8); err == nil && a.Huge() && n > 0 {
+			return unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), n), true, func() { a.Close() }
+		}
+		a.Close()
+	}
+	return make([]uint64, n), false, func() {}
 }
 
 // readLines loads one word of every cache line of b, walking probeStreams

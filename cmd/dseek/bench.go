@@ -137,7 +137,11 @@ func newBenchCmd() *cobra.Command {
 				for i := range tests {
 					bench.ApplyBandwidth(&tests[i], r.GBps)
 				}
-				stderrf("bench: memory read bandwidth %.1f GB/s (%d threads, %d MiB, best of %d passes)\n", r.GBps, r.Threads, r.Bytes>>20, r.Passes)
+				pages := ""
+				if r.HugePages {
+					pages = " on huge pages"
+				}
+				stderrf("bench: memory read bandwidth %.1f GB/s (%d threads, %d MiB%s, best of %d passes)\n", r.GBps, r.Threads, r.Bytes>>20, pages, r.Passes)
 			}
 			if output == "json" {
 				return bench.WriteJSON(cmd.OutOrStdout(), tests)
