@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 
 	"github.com/dseek-ai/dseek/dtype"
@@ -78,12 +79,24 @@ func New(ctx context.Context, f *gguf.File, opt Options) (*Engine, error) {
 	if opt.UBatch <= 0 {
 		opt.UBatch = 512
 	}
+	if _, err := model.ReadConfig(f); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	// The tokenizer comes before the weights: a broken vocabulary fails
+	// before gigabytes are copied, and its construction garbage is returned
+	// to the OS before the weights become resident, so it does not add to
+	// the peak RSS.
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
 	arena, err := weightArena(f, opt.HugePages)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
 	mopt := model.Options{Precision: opt.Precision, RouterHook: opt.RouterHook}
 	if arena != nil {
+		debug.FreeOSMemory()
 		mopt.WeightAlloc = arena.Alloc
 	}
 	m, err := model.Load(f, mopt)
@@ -100,10 +113,6 @@ func New(ctx context.Context, f *gguf.File, opt Options) (*Engine, error) {
 			arena.Close()
 		}
 	}()
-	tok, err := tokenizer.FromGGUF(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path, err)
-	}
 	// llama.cpp takes n_vocab from the token list and requires token_embd to
 	// match it; a mismatch would let the tokenizer emit ids the model has no
 	// row for, or the sampler pick ids the tokenizer cannot print.
