@@ -24,7 +24,7 @@ func fixtureModel(t testing.TB, name string) string {
 }
 
 // rewrite copies a GGUF, letting edit change each KV value and each tensor's
-// type (returning the new type and data).
+// type (returning the new type and data; nil data drops the tensor).
 func rewrite(t *testing.T, src, dst string, editKV func(key string, v any) any, editTensor func(ti *gguf.TensorInfo, data []byte) (dtype.Type, []byte)) {
 	t.Helper()
 	f, err := gguf.Open(src)
@@ -63,7 +63,9 @@ func rewrite(t *testing.T, src, dst string, editKV func(key string, v any) any, 
 		}
 		typ := ti.Type
 		if editTensor != nil {
-			typ, data = editTensor(ti, data)
+			if typ, data = editTensor(ti, data); data == nil {
+				continue
+			}
 		}
 		if err := w.AddTensor(ti.Name, typ, ti.Dims); err != nil {
 			t.Fatal(err)

@@ -3,10 +3,10 @@ package engine
 import (
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/dseek-ai/dseek/dtype"
 	"github.com/dseek-ai/dseek/gguf"
 	"github.com/dseek-ai/dseek/internal/fixtures"
 )
@@ -75,47 +75,12 @@ func TestHugePagesSameLogits(t *testing.T) {
 
 // writeWithout copies the GGUF at src to dst without the tensor named drop.
 func writeWithout(t *testing.T, src, dst, drop string) {
-	t.Helper()
-	f, err := gguf.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	w := gguf.NewWriter(out)
-	for _, kv := range f.KVs {
-		if err := w.AddKV(kv.Key, kv.Value); err != nil {
-			t.Fatal(err)
+	rewrite(t, src, dst, nil, func(ti *gguf.TensorInfo, data []byte) (dtype.Type, []byte) {
+		if ti.Name == drop {
+			return ti.Type, nil
 		}
-	}
-	for _, ti := range f.Tensors {
-		if ti.Name != drop {
-			if err := w.AddTensor(ti.Name, ti.Type, ti.Dims); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := w.WriteHeader(); err != nil {
-		t.Fatal(err)
-	}
-	for i := range f.Tensors {
-		if ti := &f.Tensors[i]; ti.Name != drop {
-			data, err := f.TensorData(ti)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.WriteTensorData(ti.Name, data); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+		return ti.Type, data
+	})
 }
 
 // matrixBytes is what a HugePagesOn load should copy, computed independently
