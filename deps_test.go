@@ -18,6 +18,7 @@ var allowed = map[string][]string{
 	"internal/mmap":     {},
 	"internal/impl":     {},
 	"internal/fixtures": {},
+	"internal/hugepage": {},
 	"quant":             {"dtype"},
 	"gguf":              {"dtype", "internal/mmap"},
 	"kernels":           {"dtype", "quant", "internal/impl"},
@@ -27,7 +28,7 @@ var allowed = map[string][]string{
 	"sampler":           {},
 	"chat":              {},
 	"openai":            {},
-	"engine":            {"dtype", "gguf", "kernels", "kvcache", "model", "sampler", "tokenizer"},
+	"engine":            {"dtype", "gguf", "internal/hugepage", "kernels", "kvcache", "model", "sampler", "tokenizer"},
 	"server":            {"chat", "engine", "openai", "sampler", "tokenizer", "model", "kernels", "dtype"},
 	"safetensors":       {"quant", "dtype"},
 	"quantize":          {"dtype", "gguf", "quant"},
@@ -35,7 +36,7 @@ var allowed = map[string][]string{
 	"synth":             {"dtype", "gguf", "quant", "quantize", "tokenizer"},
 	"store":             {},
 	"hub":               {"gguf", "quantize", "store"},
-	"bench":             {"dtype", "engine", "gguf", "kernels", "model", "quantize"},
+	"bench":             {"dtype", "engine", "gguf", "internal/hugepage", "kernels", "model", "quantize"},
 	"cmd/dseek":         nil, // the CLI may import anything
 }
 

@@ -97,7 +97,14 @@ func New(ctx context.Context, f *gguf.File, opt Options) (*Engine, error) {
 	mopt := model.Options{Precision: opt.Precision, RouterHook: opt.RouterHook}
 	if arena != nil {
 		debug.FreeOSMemory()
-		mopt.WeightAlloc = arena.Alloc
+		// Copying many gigabytes takes seconds: a cancelled ctx (Ctrl-C)
+		// stops it at the next tensor.
+		mopt.WeightAlloc = func(n int) ([]byte, error) {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			return arena.Alloc(n)
+		}
 	}
 	m, err := model.Load(f, mopt)
 	if err != nil {

@@ -32,14 +32,15 @@ const (
 	HugePagesOff
 )
 
-// ParseHugePages parses "auto", "on" or "off" (the --hugepages flag).
+// ParseHugePages parses "auto", "on" or "off" in any letter case (the
+// --hugepages flag). Anything else is an error naming the flag.
 func ParseHugePages(s string) (HugePages, error) {
 	switch strings.ToLower(s) {
-	case "auto", "":
+	case "auto":
 		return HugePagesAuto, nil
-	case "on", "true", "1":
+	case "on":
 		return HugePagesOn, nil
-	case "off", "false", "0":
+	case "off":
 		return HugePagesOff, nil
 	}
 	return HugePagesAuto, fmt.Errorf("--hugepages %q: want auto, on or off", s)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"math"
 	"path/filepath"
 	"testing"
@@ -109,7 +110,7 @@ func matrixBytes(f *gguf.File) int64 {
 // TestParseHugePages: the --hugepages spellings and a clear error for
 // others.
 func TestParseHugePages(t *testing.T) {
-	for s, want := range map[string]HugePages{"auto": HugePagesAuto, "": HugePagesAuto, "on": HugePagesOn, "ON": HugePagesOn, "off": HugePagesOff, "false": HugePagesOff} {
+	for s, want := range map[string]HugePages{"auto": HugePagesAuto, "on": HugePagesOn, "ON": HugePagesOn, "off": HugePagesOff, "Off": HugePagesOff} {
 		got, err := ParseHugePages(s)
 		if err != nil || got != want {
 			t.Errorf("ParseHugePages(%q) = %v, %v; want %v", s, got, err, want)
@@ -120,7 +121,41 @@ func TestParseHugePages(t *testing.T) {
 			}
 		}
 	}
-	if _, err := ParseHugePages("yes please"); err == nil {
-		t.Error(`ParseHugePages("yes please") succeeded`)
+	for _, bad := range []string{"", "yes please", "true", "1"} {
+		if _, err := ParseHugePages(bad); err == nil {
+			t.Errorf("ParseHugePages(%q) succeeded", bad)
+		}
+	}
+}
+
+// cancelAfter is a context whose Err turns to context.Canceled after n calls.
+type cancelAfter struct {
+	context.Context
+	n int
+}
+
+func (c *cancelAfter) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestHugePagesCopyCancelled: a context cancelled while the weights are
+// being copied (Ctrl-C during a long load) stops the load with
+// context.Canceled instead of finishing the copy.
+func TestHugePagesCopyCancelled(t *testing.T) {
+	path := filepath.Join(fixtures.MustDir(t), "models", "ds3-tiny-Q8_0.gguf")
+	ctx := &cancelAfter{Context: context.Background(), n: 4}
+	e, err := Load(ctx, path, Options{Threads: 1, CtxSize: 64, HugePages: HugePagesOn})
+	if err == nil {
+		e.Close()
+		t.Fatal("Load finished although its context was cancelled during the copy")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Load: %v, want context.Canceled", err)
+	}
+	if ctx.n >= 0 {
+		t.Fatalf("context checked %d times fewer than expected: the copy did not consult it", ctx.n+1)
 	}
 }

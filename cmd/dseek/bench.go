@@ -139,7 +139,7 @@ func newBenchCmd() *cobra.Command {
 				}
 				pages := ""
 				if r.HugePages {
-					pages = " on huge pages"
+					pages = " probe buffer on huge pages"
 				}
 				stderrf("bench: memory read bandwidth %.1f GB/s (%d threads, %d MiB%s, best of %d passes)\n", r.GBps, r.Threads, r.Bytes>>20, pages, r.Passes)
 			}

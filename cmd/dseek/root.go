@@ -210,3 +210,15 @@ func hugePageWhere() string {
 	}
 	return "private memory (transparent huge pages are not enabled)"
 }
+
+// weightsWhere says where the loaded engine's weights live, for --verbose.
+func weightsWhere(e *engine.Engine) string {
+	n, huge := e.HugePageWeights()
+	switch {
+	case n == 0:
+		return "weights in the file mapping (--hugepages off, or auto found no room or no THP)"
+	case huge:
+		return fmt.Sprintf("%.1f MiB of weights copied into transparent huge pages", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f MiB of weights copied into private memory (transparent huge pages are not enabled)", float64(n)/(1<<20))
+}

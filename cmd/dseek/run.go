@@ -133,11 +133,15 @@ a signal cuts short keeps what was generated and exits with status 130
 			if ro.nPredict == 0 || ro.nPredict < -1 {
 				return fmt.Errorf("--n-predict %d: want -1 (no limit) or a positive count", ro.nPredict)
 			}
+			start := time.Now()
 			e, err := mf.load(cmd)
 			if err != nil {
 				return err
 			}
 			defer e.Close()
+			if ro.verbose {
+				fmt.Fprintf(cmd.ErrOrStderr(), "[loaded in %.2f s; %s]\n", time.Since(start).Seconds(), weightsWhere(e))
+			}
 			c, err := newChatter(e, ro, params, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -160,7 +164,7 @@ a signal cuts short keeps what was generated and exits with status 130
 	fl.StringVar(&ro.builtin, "template", "", "use a built-in chat format instead of the file's template: deepseek-llm, deepseek-v3, deepseek-r1, deepseek-v3.1")
 	fl.BoolVar(&ro.raw, "raw", false, "no chat template: the prompt is raw text (special tokens parsed, BOS added)")
 	fl.BoolVar(&ro.ignoreEOS, "ignore-eos", false, "keep generating after the end-of-generation token")
-	fl.BoolVar(&ro.verbose, "verbose", false, "print timings after each answer")
+	fl.BoolVar(&ro.verbose, "verbose", false, "print the load time and where the weights live, and timings after each answer")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -89,8 +90,8 @@ func newSynthCmd() *cobra.Command {
 			if progressShown {
 				stderrf("\n")
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s %s, %d layers, %d tensors, %.3f B params, %.2f GiB of weights %v in %.1fs\n",
-				out, s.Name, ft, s.NLayer, len(res.Tensors), float64(res.Params)/1e9, float64(res.Bytes)/(1<<30), mix, time.Since(start).Seconds())
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s %s, %d layers, %d tensors (%s), %.3f B params, %.2f GiB of weights in %.1fs\n",
+				out, s.Name, ft, s.NLayer, len(res.Tensors), typeMix(mix), float64(res.Params)/1e9, float64(res.Bytes)/(1<<30), time.Since(start).Seconds())
 			return nil
 		},
 	}
@@ -123,8 +124,23 @@ func printPlan(cmd *cobra.Command, s synth.Shape, ft quantize.FileType) error {
 		mix[t.Type.String()]++
 	}
 	total, _, _, _ := synth.ParamCounts(ts)
-	fmt.Fprintf(w, "%s %s: %d layers, %d tensors %v, %.3f B params, %.2f GiB\n", s.Name, ft, s.NLayer, len(ts), mix, float64(total)/1e9, float64(bytes)/(1<<30))
+	fmt.Fprintf(w, "%s %s: %d layers, %d tensors (%s), %.3f B params, %.2f GiB\n", s.Name, ft, s.NLayer, len(ts), typeMix(mix), float64(total)/1e9, float64(bytes)/(1<<30))
 	return nil
+}
+
+// typeMix formats tensor counts per type as "F32 141, Q4_K 169, Q6_K 29"
+// (types in name order).
+func typeMix(mix map[string]int) string {
+	names := make([]string, 0, len(mix))
+	for n := range mix {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %d", n, mix[n])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // synthTypes are the file types synth writes (the quantize types that need
