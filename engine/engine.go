@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"runtime/debug"
 	"sync"
 
 	"github.com/dseek-ai/dseek/dtype"
@@ -79,7 +78,8 @@ func New(ctx context.Context, f *gguf.File, opt Options) (*Engine, error) {
 	if opt.UBatch <= 0 {
 		opt.UBatch = 512
 	}
-	if _, err := model.ReadConfig(f); err != nil {
+	cfg, err := model.ReadConfig(f)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
 	// The tokenizer comes before the weights: a broken vocabulary fails
@@ -90,27 +90,8 @@ func New(ctx context.Context, f *gguf.File, opt Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
-	arena, err := weightArena(f, opt.HugePages)
+	m, arena, err := loadWeights(ctx, f, cfg, opt)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path, err)
-	}
-	mopt := model.Options{Precision: opt.Precision, RouterHook: opt.RouterHook}
-	if arena != nil {
-		debug.FreeOSMemory()
-		// Copying many gigabytes takes seconds: a cancelled ctx (Ctrl-C)
-		// stops it at the next tensor.
-		mopt.WeightAlloc = func(n int) ([]byte, error) {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			return arena.Alloc(n)
-		}
-	}
-	m, err := model.Load(f, mopt)
-	if err != nil {
-		if arena != nil {
-			arena.Close()
-		}
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
 	// From here on every error return must release the arena.

@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"github.com/dseek-ai/dseek/gguf"
 	"github.com/dseek-ai/dseek/internal/hugepage"
+	"github.com/dseek-ai/dseek/model"
 )
 
 // HugePages selects whether the weights the forward pass multiplies with are
@@ -61,13 +64,48 @@ func (h HugePages) String() string {
 // weights: KV cache, activations and the rest of the system.
 const autoSpare = 1 << 30
 
+// loadWeights binds the model, copying its multiplied weights into a
+// huge-page arena when opt.HugePages asks for it (see HugePages). Under
+// HugePagesAuto a copy that fails (the arena is short, a read error) falls
+// back to the file mapping instead of failing the load; a cancelled ctx
+// stops the copy at the next tensor and is returned as is.
+func loadWeights(ctx context.Context, f *gguf.File, cfg *model.Config, opt Options) (*model.Model, *hugepage.Arena, error) {
+	mopt := model.Options{Precision: opt.Precision, RouterHook: opt.RouterHook}
+	arena, err := weightArena(f, cfg, opt.HugePages)
+	if err != nil || arena == nil {
+		if err != nil {
+			return nil, nil, err
+		}
+		m, err := model.Load(f, mopt)
+		return m, nil, err
+	}
+	debug.FreeOSMemory() // the tokenizer's garbage, before the weights become resident
+	mopt.WeightAlloc = func(n int) ([]byte, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return arena.Alloc(n)
+	}
+	m, err := model.Load(f, mopt)
+	if err == nil {
+		return m, arena, nil
+	}
+	arena.Close()
+	if opt.HugePages != HugePagesAuto || ctx.Err() != nil {
+		return nil, nil, err
+	}
+	mopt.WeightAlloc = nil
+	m, err = model.Load(f, mopt)
+	return m, nil, err
+}
+
 // weightArena reserves the arena the model's matrices are copied into, or
 // returns nil when mode (after resolving auto) keeps them in the file.
-func weightArena(f *gguf.File, mode HugePages) (*hugepage.Arena, error) {
+func weightArena(f *gguf.File, cfg *model.Config, mode HugePages) (*hugepage.Arena, error) {
 	if mode == HugePagesOff {
 		return nil, nil
 	}
-	need := copiedWeightBytes(f)
+	need := copiedWeightBytes(f, cfg)
 	if need == 0 {
 		return nil, nil
 	}
@@ -90,14 +128,16 @@ func weightArena(f *gguf.File, mode HugePages) (*hugepage.Arena, error) {
 }
 
 // copiedWeightBytes is an upper bound of what model.Load copies with
-// WeightAlloc: every tensor of two or more dimensions except a
-// token_embd.weight that is only gathered, each padded to 64 bytes.
-func copiedWeightBytes(f *gguf.File) int64 {
+// WeightAlloc: every tensor except a token_embd.weight that is only
+// gathered and the MTP layers' tensors (not bound), each padded to 64
+// bytes. 1-D tensors (norms, copied only if bound as one-row matrices) are
+// counted too: the few KiB they add keep the bound safe.
+func copiedWeightBytes(f *gguf.File, cfg *model.Config) int64 {
 	_, hasOutput := f.Tensor("output.weight")
 	var n int64
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
-		if len(t.Dims) < 2 || (hasOutput && t.Name == "token_embd.weight") {
+		if (hasOutput && t.Name == "token_embd.weight") || cfg.IsMTPTensor(t.Name) {
 			continue
 		}
 		n += (t.Size + 63) &^ 63
@@ -105,8 +145,9 @@ func copiedWeightBytes(f *gguf.File) int64 {
 	return n
 }
 
-// HugePageWeights reports the bytes of weights copied into the huge-page
-// arena (0 when they stay in the file) and whether the arena was advised for
+// HugePageWeights reports the bytes of the huge-page arena holding copied
+// weights, 64-byte alignment padding included (0 when they stay in the
+// file) and whether the arena was advised for
 // transparent huge pages (false on systems without THP, where it is heap
 // memory).
 func (e *Engine) HugePageWeights() (bytes int64, huge bool) {

@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/bits"
 	"os"
-	"sync"
 
 	"github.com/dseek-ai/dseek/dtype"
 	"github.com/dseek-ai/dseek/internal/mmap"
@@ -36,8 +35,8 @@ type Options struct {
 // the tensor bytes. For a split model (see Open) KVs, Version and Alignment
 // come from part 1 and Tensors is the union over all parts.
 //
-// A File is safe for concurrent reads (getters, Tensor, TensorData) but Close
-// must not race with them.
+// A File is safe for concurrent reads (getters, Tensor, TensorData,
+// ReadTensor, ReadTensorAt) but Close must not race with them.
 type File struct {
 	Path      string       // path of the (first) file; "" for Parse
 	Version   uint32       // GGUF version, 2 or 3
@@ -60,8 +59,7 @@ type part struct {
 	data       []byte      // the whole file when memory-mapped
 	closer     io.Closer   // nil for Parse: the caller owns r
 
-	fhMu sync.Mutex // guards fh
-	fh   *os.File   // opened by ReadTensor on a mapped part; closed by Close
+	fh *os.File // the open file of a mapped part, for ReadTensor; closed by Close
 }
 
 // header is what parseHeader extracts from one file.
@@ -135,11 +133,18 @@ func openPart(path string, opt Options) (*part, *header, error) {
 		}
 		p.size, p.r, p.closer = st.Size(), fh, fh
 	} else {
-		m, err := mmap.Open(path)
+		// The descriptor stays open next to the mapping: ReadTensor reads
+		// the very file that was parsed, even if the path is replaced.
+		fh, err := os.Open(path)
 		if err != nil {
 			return nil, nil, err
 		}
-		p.size, p.r, p.data, p.closer = int64(m.Len()), m, m.Bytes(), m
+		m, err := mmap.OpenFile(fh)
+		if err != nil {
+			fh.Close()
+			return nil, nil, err
+		}
+		p.size, p.r, p.data, p.fh, p.closer = int64(m.Len()), m, m.Bytes(), fh, m
 	}
 	hdr, err := parseHeader(newDecoder(p.r, p.size, path))
 	if err != nil {
@@ -409,8 +414,9 @@ func (f *File) TensorData(t *TensorInfo) ([]byte, error) {
 
 // ReadTensor copies the t.Size bytes of tensor t into dst, which must be
 // exactly t.Size bytes long. Unlike TensorData on a mapped file it reads with
-// pread(2) from the file (opened once per part on first use) rather than
-// through the mapping, so the copy leaves no mapped pages behind: a caller
+// pread(2) from the file descriptor kept open since OpenWith (the file that
+// was parsed, even if its path has since been replaced) rather than through
+// the mapping, so the copy leaves no mapped pages behind: a caller
 // that moves weights into other memory (engine's huge-page arena) does not
 // pay for them twice in its resident set. Errors: a closed file, a tensor
 // outside its part, a dst of the wrong length, or an I/O error or short read
@@ -431,21 +437,11 @@ func (f *File) ReadTensorAt(t *TensorInfo, dst []byte, off int64) error {
 		return err
 	}
 	if off < 0 || off > t.Size || int64(len(dst)) > t.Size-off {
-		return fmt.Errorf("gguf: tensor %q: ReadTensorAt of bytes [%d, %d) outside its %d bytes", t.Name, off, off+int64(len(dst)), t.Size)
+		return fmt.Errorf("gguf: tensor %q: ReadTensorAt of %d bytes at offset %d outside its %d bytes", t.Name, len(dst), off, t.Size)
 	}
 	r := p.r
-	if p.data != nil && p.path != "" {
-		p.fhMu.Lock()
-		if p.fh == nil {
-			fh, err := os.Open(p.path)
-			if err != nil {
-				p.fhMu.Unlock()
-				return fmt.Errorf("gguf: tensor %q: %w", t.Name, err)
-			}
-			p.fh = fh
-		}
+	if p.fh != nil {
 		r = p.fh
-		p.fhMu.Unlock()
 	}
 	if err := newDecoder(r, p.size, p.path).readAt(dst, start+off); err != nil {
 		return withContext(err, "tensor %q", t.Name)
@@ -490,14 +486,12 @@ func (f *File) Close() error {
 	var first error
 	for _, p := range f.parts {
 		p.data = nil
-		p.fhMu.Lock()
 		if p.fh != nil {
 			if err := p.fh.Close(); err != nil && first == nil {
 				first = fmt.Errorf("gguf: close %s: %w", p.path, err)
 			}
 			p.fh = nil
 		}
-		p.fhMu.Unlock()
 		if p.closer != nil {
 			if err := p.closer.Close(); err != nil && first == nil {
 				first = fmt.Errorf("gguf: close %s: %w", p.path, err)

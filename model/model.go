@@ -32,9 +32,13 @@ type Options struct {
 	// multiplies with (every 2-D and 3-D weight; token_embd.weight only when
 	// it doubles as the output head): they are copied there with
 	// gguf.File.ReadTensor instead of viewed in the file's mapping. The
-	// engine passes a huge-page arena (internal/hugepage). A gathered-only
-	// token_embd stays in the file, so only the rows of tokens seen become
-	// resident. Errors from WeightAlloc fail Load naming the tensor.
+	// engine passes a huge-page arena (internal/hugepage). It is called once
+	// per copied tensor with the tensor's size in bytes and must return
+	// exactly that many writable bytes (any alignment works; 64 bytes is
+	// best for the kernels) that stay valid while the Model is used. A
+	// gathered-only token_embd stays in the file, so only the rows of
+	// tokens seen become resident. Errors from WeightAlloc fail Load naming
+	// the tensor.
 	WeightAlloc func(size int) ([]byte, error)
 }
 

@@ -21,8 +21,10 @@ import (
 	"strings"
 )
 
-// Size is the huge page size the region is aligned to, 2 MiB (x86-64 and
-// arm64 with 4 KiB base pages).
+// Size is the huge page size the region is aligned to, 2 MiB: the PMD size
+// of x86-64 and of arm64 with 4 KiB base pages (arm64 kernels with 16 or
+// 64 KiB base pages have larger huge pages; the alignment is then merely
+// not enough for the first one, which costs nothing else).
 const Size = 2 << 20
 
 // align is the alignment of every Alloc result in bytes: one cache line, and
@@ -31,7 +33,9 @@ const align = 64
 
 // Arena is a bump allocator over one region of anonymous memory reserved up
 // front. Pages become resident only when written, so reserving more than is
-// used costs address space, not RAM. An Arena is not safe for concurrent
+// used costs address space, not RAM (under vm.overcommit_memory=2 the whole
+// reservation counts against the commit limit, and New fails with ENOMEM
+// when it does not fit). An Arena is not safe for concurrent
 // Alloc; the slices it returns stay valid until Close.
 type Arena struct {
 	raw  []byte // the whole mapping (Linux) or heap buffer
@@ -72,7 +76,8 @@ func (a *Arena) Used() int64 { return int64(a.off) }
 func (a *Arena) Huge() bool { return a.huge }
 
 // Close releases the region; every slice from Alloc becomes invalid (on
-// Linux touching one faults). Close is idempotent.
+// Linux touching one faults). Close is idempotent; its error is munmap(2)'s
+// (EINVAL only if the region was corrupted), nil elsewhere.
 func (a *Arena) Close() error {
 	if a.raw == nil {
 		return nil
@@ -104,15 +109,92 @@ func parseTHP(s string) string {
 	return s[i+1 : j]
 }
 
-// MemAvailable returns the kernel's estimate of memory available to start
-// new work without swapping (MemAvailable of /proc/meminfo), in bytes; ok is
-// false when it cannot be read.
+// MemAvailable returns the memory available to this process for new work
+// without swapping, in bytes: the kernel's estimate (MemAvailable of
+// /proc/meminfo), capped by the process's memory cgroup (v2 memory.max, v1
+// memory.limit_in_bytes) minus the anonymous memory the cgroup already
+// holds, since a container's limit is usually far below the host's free
+// memory and exceeding it gets the process OOM-killed. ok is false when
+// /proc/meminfo cannot be read.
 func MemAvailable() (n int64, ok bool) {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
 		return 0, false
 	}
-	return parseMemAvailable(string(b))
+	n, ok = parseMemAvailable(string(b))
+	if !ok {
+		return 0, false
+	}
+	if c, ok := cgroupAvailable(os.ReadFile); ok && c < n {
+		n = c
+	}
+	return n, true
+}
+
+// cgroupAvailable is the process's memory cgroup limit minus the cgroup's
+// anonymous memory (page cache, which the kernel reclaims, is not counted);
+// ok is false without a limit. read reads a file (os.ReadFile; tests pass a
+// fake file system).
+func cgroupAvailable(read func(string) ([]byte, error)) (int64, bool) {
+	b, err := read("/proc/self/cgroup")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		var dirs []string
+		var limitFile, anonKey string
+		switch {
+		case f[0] == "0" && f[1] == "": // cgroup v2
+			dirs = []string{"/sys/fs/cgroup" + f[2], "/sys/fs/cgroup"}
+			limitFile, anonKey = "memory.max", "anon"
+		case hasController(f[1], "memory"): // cgroup v1
+			dirs = []string{"/sys/fs/cgroup/memory" + f[2], "/sys/fs/cgroup/memory"}
+			limitFile, anonKey = "memory.limit_in_bytes", "total_rss"
+		default:
+			continue
+		}
+		for _, d := range dirs {
+			lb, err := read(d + "/" + limitFile)
+			if err != nil {
+				continue
+			}
+			limit, err := strconv.ParseInt(strings.TrimSpace(string(lb)), 10, 64)
+			if err != nil || limit <= 0 || limit >= 1<<62 { // "max", or v1's "unlimited" page-rounded MaxInt64
+				return 0, false
+			}
+			var anon int64
+			if sb, err := read(d + "/memory.stat"); err == nil {
+				anon = statValue(string(sb), anonKey)
+			}
+			return max(limit-anon, 0), true
+		}
+	}
+	return 0, false
+}
+
+func hasController(list, name string) bool {
+	for _, c := range strings.Split(list, ",") {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+// statValue returns the value of key in a memory.stat file ("key value"
+// lines), 0 when absent.
+func statValue(s, key string) int64 {
+	for _, line := range strings.Split(s, "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok && k == key {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 func parseMemAvailable(s string) (int64, bool) {

@@ -161,3 +161,51 @@ func TestParseMemAvailable(t *testing.T) {
 		}
 	}
 }
+
+// fakeFS serves file contents from a map for cgroupAvailable.
+func fakeFS(files map[string]string) func(string) ([]byte, error) {
+	return func(p string) ([]byte, error) {
+		if s, ok := files[p]; ok {
+			return []byte(s), nil
+		}
+		return nil, os.ErrNotExist
+	}
+}
+
+func TestCgroupAvailable(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		files map[string]string
+		want  int64
+		ok    bool
+	}{
+		{"v2 limit", map[string]string{
+			"/proc/self/cgroup":                         "0::/user.slice/app\n",
+			"/sys/fs/cgroup/user.slice/app/memory.max":  "8589934592\n",
+			"/sys/fs/cgroup/user.slice/app/memory.stat": "anon 1073741824\nfile 5000000000\n",
+		}, 8589934592 - 1073741824, true},
+		{"v2 max", map[string]string{
+			"/proc/self/cgroup":         "0::/\n",
+			"/sys/fs/cgroup/memory.max": "max\n",
+		}, 0, false},
+		{"v2 namespaced path falls back to the root", map[string]string{
+			"/proc/self/cgroup":         "0::/../outside\n",
+			"/sys/fs/cgroup/memory.max": "4294967296\n",
+		}, 4294967296, true},
+		{"v1 limit", map[string]string{
+			"/proc/self/cgroup": "9:name=systemd:/\n4:memory:/job/1\n0::/\n",
+			"/sys/fs/cgroup/memory/job/1/memory.limit_in_bytes": "2147483648\n",
+			"/sys/fs/cgroup/memory/job/1/memory.stat":           "rss 100\ntotal_rss 1000\n",
+		}, 2147483648 - 1000, true},
+		{"v1 unlimited", map[string]string{
+			"/proc/self/cgroup":                           "4:cpu,memory:/\n",
+			"/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n",
+		}, 0, false},
+		{"no cgroup file", map[string]string{}, 0, false},
+	} {
+		got, ok := cgroupAvailable(fakeFS(c.files))
+		if got != c.want || ok != c.ok {
+			t.Errorf("%s: got %d, %v; want %d, %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+}

@@ -18,4 +18,18 @@ func Open(path string) (*File, error) {
 	return &File{data: data}, nil
 }
 
+// OpenFile reads the whole of the open file f into memory (see Open); f
+// stays open and owned by the caller.
+func OpenFile(f *os.File) (*File, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, st.Size())
+	if _, err := f.ReadAt(data, 0); err != nil && len(data) > 0 {
+		return nil, err
+	}
+	return &File{data: data}, nil
+}
+
 func unmap([]byte) error { return errors.New("mmap: unmap without a mapping") }
