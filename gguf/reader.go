@@ -144,7 +144,7 @@ func openPart(path string, opt Options) (*part, *header, error) {
 			fh.Close()
 			return nil, nil, err
 		}
-		p.size, p.r, p.data, p.fh, p.closer = int64(m.Len()), m, m.Bytes(), fh, m
+		p.size, p.r, p.data, p.fh, p.closer = int64(m.Len()), m, m.Bytes(), fh, mappedFile{m, fh}
 	}
 	hdr, err := parseHeader(newDecoder(p.r, p.size, path))
 	if err != nil {
@@ -153,6 +153,18 @@ func openPart(path string, opt Options) (*part, *header, error) {
 	}
 	p.dataOffset = hdr.dataOffset
 	return p, hdr, nil
+}
+
+// mappedFile closes a part's mapping and the descriptor kept next to it
+// (every error path of opening a split model closes a part through
+// part.closer alone).
+type mappedFile struct {
+	m  *mmap.File
+	fh *os.File
+}
+
+func (c mappedFile) Close() error {
+	return errors.Join(c.m.Close(), c.fh.Close())
 }
 
 // partError prefixes an openPart error with "gguf: " and context, leaving a
@@ -486,12 +498,7 @@ func (f *File) Close() error {
 	var first error
 	for _, p := range f.parts {
 		p.data = nil
-		if p.fh != nil {
-			if err := p.fh.Close(); err != nil && first == nil {
-				first = fmt.Errorf("gguf: close %s: %w", p.path, err)
-			}
-			p.fh = nil
-		}
+		p.fh = nil // closed by p.closer
 		if p.closer != nil {
 			if err := p.closer.Close(); err != nil && first == nil {
 				first = fmt.Errorf("gguf: close %s: %w", p.path, err)

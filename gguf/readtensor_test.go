@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 )
 
@@ -66,5 +67,53 @@ func TestReadTensorSameFile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOpenFailuresCloseDescriptors: a mapped part keeps its descriptor open
+// for ReadTensor; every failed open (a truncated file) and Close must
+// release it, not leave it to a finalizer.
+func TestOpenFailuresCloseDescriptors(t *testing.T) {
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("cannot count descriptors: %v", err)
+		}
+		return len(ents)
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	src := filepath.Join(fixturesDir(t), "models", "ds3-tiny-Q4_K_M.gguf")
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cut := filepath.Join(dir, "cut.gguf")
+	if err := os.WriteFile(cut, raw[:100], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	whole := filepath.Join(dir, "whole.gguf")
+	if err := os.WriteFile(whole, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := fds()
+	for range 20 {
+		if f, err := Open(cut); err == nil {
+			f.Close()
+			t.Fatal("truncated file opened")
+		}
+		f, err := Open(whole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.ReadTensor(&f.Tensors[0], make([]byte, f.Tensors[0].Size)); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := fds(); after != before {
+		t.Fatalf("open descriptors went from %d to %d over 20 failed and 20 good opens", before, after)
 	}
 }

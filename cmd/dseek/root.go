@@ -215,8 +215,10 @@ func hugePageWhere() string {
 func weightsWhere(e *engine.Engine) string {
 	n, huge := e.HugePageWeights()
 	switch {
+	case n == 0 && e.Options().NoMmap:
+		return "weights read into memory (--no-mmap)"
 	case n == 0:
-		return "weights in the file mapping (--hugepages off, or auto found no room or no THP)"
+		return "weights in the file mapping (--hugepages off, or auto found no room, no THP, or a failed copy)"
 	case huge:
 		return fmt.Sprintf("%.1f MiB of weights copied into transparent huge pages", float64(n)/(1<<20))
 	}

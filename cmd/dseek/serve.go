@@ -70,7 +70,7 @@ The API key comes from --api-key or the DSEEK_API_KEY environment variable.`,
 	fl.StringVar(&sf.template, "template", "", "use a built-in chat format (deepseek-llm, deepseek-v3, deepseek-r1, deepseek-v3.1) instead of the model's template")
 	fl.DurationVar(&sf.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long requests in flight may run after SIGINT/SIGTERM")
 	fl.DurationVar(&sf.persistEvery, "cache-save-interval", 5*time.Minute, "also save a changed prefix cache when idle this often (0: only at shutdown)")
-	fl.BoolVarP(&sf.verbose, "verbose", "v", false, "log requests' errors and cache events")
+	fl.BoolVarP(&sf.verbose, "verbose", "v", false, "log the model load, requests' errors and cache events")
 	return cmd
 }
 
@@ -93,6 +93,9 @@ func runServe(cmd *cobra.Command, mf *modelFlags, sf *serveFlags) error {
 	e, sched, srv, err := loadServer(ctx, mf, opt)
 	if err != nil {
 		hs.Close()
+		if code, ok := signalExitCode(ctx); ok && errors.Is(err, context.Canceled) {
+			return exitError{code} // Ctrl-C during a long load: quiet, 130
+		}
 		return err
 	}
 	defer e.Close()
