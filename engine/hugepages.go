@@ -72,10 +72,10 @@ const autoSpare = 1 << 30
 func loadWeights(ctx context.Context, f *gguf.File, cfg *model.Config, opt Options) (*model.Model, *hugepage.Arena, error) {
 	mopt := model.Options{Precision: opt.Precision, RouterHook: opt.RouterHook}
 	arena, err := weightArena(f, cfg, opt.HugePages)
-	if err != nil || arena == nil {
-		if err != nil {
-			return nil, nil, err
-		}
+	if err != nil {
+		return nil, nil, err
+	}
+	if arena == nil {
 		m, err := model.Load(f, mopt)
 		return m, nil, err
 	}
@@ -110,7 +110,7 @@ func weightArena(f *gguf.File, cfg *model.Config, mode HugePages) (*hugepage.Are
 		return nil, nil
 	}
 	if mode == HugePagesAuto {
-		if m := hugepage.THP(); m != "always" && m != "madvise" {
+		if !hugepage.Enabled() {
 			return nil, nil
 		}
 		if avail, ok := hugepage.MemAvailable(); !ok || need+autoSpare > avail {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dseek-ai/dseek/bench"
 	"github.com/dseek-ai/dseek/engine"
+	"github.com/dseek-ai/dseek/internal/hugepage"
 	"github.com/dseek-ai/dseek/store"
 )
 
@@ -120,7 +121,7 @@ func newBenchCmd() *cobra.Command {
 			}
 			if len(tests) > 0 {
 				if n := tests[0].HugePageWeightBytes; n > 0 {
-					stderrf("bench: %.1f MiB of weights copied into %s\n", float64(n)/(1<<20), hugePageWhere())
+					stderrf("bench: %s\n", copiedWhere(n, hugepage.Enabled()))
 				}
 			}
 			// Peak RSS before the bandwidth probe allocates its buffer.

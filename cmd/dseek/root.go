@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dseek-ai/dseek/engine"
-	"github.com/dseek-ai/dseek/internal/hugepage"
 	"github.com/dseek-ai/dseek/kernels"
 	"github.com/dseek-ai/dseek/store"
 )
@@ -203,12 +202,14 @@ func stderrf(format string, a ...any) { fmt.Fprintf(os.Stderr, format, a...) }
 // bench).
 const hugePagesUsage = "copy the multiplied weights into transparent huge pages for faster decode: auto (when Linux THP is enabled and they fit in available memory), on, or off (keep them in the file mapping)"
 
-// hugePageWhere names where --hugepages put the weights, for messages.
-func hugePageWhere() string {
-	if m := hugepage.THP(); m == "always" || m == "madvise" {
-		return "transparent huge pages"
+// copiedWhere says where --hugepages copied n bytes of weights, for
+// messages: huge is whether the region got transparent huge pages.
+func copiedWhere(n int64, huge bool) string {
+	where := "transparent huge pages"
+	if !huge {
+		where = "private memory (transparent huge pages are not enabled)"
 	}
-	return "private memory (transparent huge pages are not enabled)"
+	return fmt.Sprintf("%.1f MiB of weights copied into %s", float64(n)/(1<<20), where)
 }
 
 // weightsWhere says where the loaded engine's weights live, for --verbose.
@@ -219,8 +220,6 @@ func weightsWhere(e *engine.Engine) string {
 		return "weights read into memory (--no-mmap)"
 	case n == 0:
 		return "weights in the file mapping (--hugepages off, or auto found no room, no THP, or a failed copy)"
-	case huge:
-		return fmt.Sprintf("%.1f MiB of weights copied into transparent huge pages", float64(n)/(1<<20))
 	}
-	return fmt.Sprintf("%.1f MiB of weights copied into private memory (transparent huge pages are not enabled)", float64(n)/(1<<20))
+	return copiedWhere(n, huge)
 }

@@ -18,9 +18,8 @@ func newArena(size int) (*Arena, error) {
 	}
 	skip := int((Size - uintptr(unsafe.Pointer(&raw[0]))%Size) % Size)
 	mem := raw[skip : skip+size : skip+size]
-	mode := THP()
 	huge := false
-	if mode == "always" || mode == "madvise" {
+	if Enabled() {
 		// The advice is a hint: an error (an old kernel) leaves 4 KiB pages.
 		huge = unix.Madvise(mem, unix.MADV_HUGEPAGE) == nil
 	}

@@ -98,6 +98,13 @@ func THP() string {
 	return parseTHP(string(b))
 }
 
+// Enabled reports whether THP() is "always" or "madvise": the modes in which
+// a region advised MADV_HUGEPAGE gets huge pages.
+func Enabled() bool {
+	m := THP()
+	return m == "always" || m == "madvise"
+}
+
 // parseTHP picks the bracketed mode out of a line like
 // "always [madvise] never".
 func parseTHP(s string) string {
